@@ -1,0 +1,198 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-logs/sluice/auth"
+)
+
+// Config is every setting of sluiced.
+type Config struct {
+	Port            int           // PORT
+	SyslogTCPAddr   string        // SYSLOG_TCP_ADDR; "" turns the listener off
+	SyslogUDPAddr   string        // SYSLOG_UDP_ADDR; "" turns the listener off
+	SyslogIdle      time.Duration // SYSLOG_IDLE_TIMEOUT
+	MaxBodyBytes    int64         // MAX_BODY_BYTES
+	MaxMessageBytes int           // MAX_MESSAGE_BYTES
+	BufferLines     int           // BUFFER_LINES
+	BufferBytes     int64         // BUFFER_BYTES
+	MemoryLimit     int64         // MEMORY_LIMIT
+	TailBuffer      int           // TAIL_BUFFER
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
+	LogLevel        string        // LOG_LEVEL
+	Tokens          *auth.Tokens  // TOKENS and ADMIN_TOKEN
+	// Drains holds the DRAIN_<NAME> variables: name (lower case) to URL.
+	// The drains package parses and validates the URLs.
+	Drains map[string]string
+}
+
+// Var describes one environment variable.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+}
+
+// Vars is the documented configuration, in README order.
+var Vars = []Var{
+	{"PORT", "8080", "HTTP port: POST /logs, GET /apps/{app}/logs, /healthz, /metrics, /drains."},
+	{"SYSLOG_TCP_ADDR", ":5514", "Syslog TCP listen address (RFC 6587 octet-counted or LF framing, RFC 5424/3164). Empty turns it off."},
+	{"SYSLOG_UDP_ADDR", ":5514", "Syslog UDP listen address (one message per datagram). Empty turns it off."},
+	{"SYSLOG_IDLE_TIMEOUT", "5m", "A syslog TCP connection that sends nothing for this long is closed and counted (reason idle_timeout)."},
+	{"MAX_BODY_BYTES", "16MiB", "Largest HTTP ingest body, after gzip decompression; larger bodies get 413."},
+	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message; longer ones are truncated to it and counted (reason truncated)."},
+	{"BUFFER_LINES", "1500", "Lines kept per app in its ring (what `sluice logs` reads)."},
+	{"BUFFER_BYTES", "1MiB", "Bytes kept per app in its ring."},
+	{"MEMORY_LIMIT", "256MiB", "Bytes kept in all rings together; the oldest lines of the least recently written apps go first."},
+	{"TAIL_BUFFER", "1000", "Lines queued per tail client before the oldest are dropped and an L11 line is sent."},
+	{"SHUTDOWN_TIMEOUT", "10s", "On SIGTERM, how long to finish in-flight frames and flush drains before exiting."},
+	{"LOG_LEVEL", "info", "Level of sluiced's own JSON logs on stdout: debug, info, warn, error."},
+	{"TOKENS", "", "Per-app tokens, token=app[:source],… When set, every ingest and read is authenticated."},
+	{"ADMIN_TOKEN", "", "A token that may read every app."},
+	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch); one variable per drain."},
+}
+
+// Load reads the configuration from environ (os.Environ() form). It
+// returns every problem found, joined.
+func Load(environ []string) (Config, error) {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	get := func(name string) string {
+		if v, ok := env[name]; ok {
+			return v
+		}
+		for _, d := range Vars {
+			if d.Name == name {
+				return d.Default
+			}
+		}
+		return ""
+	}
+	var errs []error
+	bad := func(name, val, why string) {
+		errs = append(errs, fmt.Errorf("%s %q: %s", name, val, why))
+	}
+	var c Config
+
+	if v := get("PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			bad("PORT", v, "want a port number 0-65535")
+		}
+		c.Port = p
+	} else {
+		bad("PORT", v, "must not be empty")
+	}
+	addr := func(name string) string {
+		v := get(name)
+		if v == "" {
+			return ""
+		}
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			bad(name, v, "want host:port or :port")
+			return v
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad(name, v, "invalid port")
+		}
+		_ = host
+		return v
+	}
+	c.SyslogTCPAddr = addr("SYSLOG_TCP_ADDR")
+	c.SyslogUDPAddr = addr("SYSLOG_UDP_ADDR")
+
+	dur := func(name string, min time.Duration) time.Duration {
+		v := get(name)
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			bad(name, v, "want a duration such as 500ms, 10s or 5m")
+			return 0
+		}
+		if d < min {
+			bad(name, v, fmt.Sprintf("must be at least %s", min))
+		}
+		return d
+	}
+	c.SyslogIdle = dur("SYSLOG_IDLE_TIMEOUT", time.Millisecond)
+	c.ShutdownTimeout = dur("SHUTDOWN_TIMEOUT", 0)
+
+	size := func(name string, min, max int64) int64 {
+		v := get(name)
+		n, err := ParseSize(v)
+		if err != nil {
+			bad(name, v, err.Error())
+			return 0
+		}
+		if n < min || n > max {
+			bad(name, v, fmt.Sprintf("must be between %d and %d bytes", min, max))
+		}
+		return n
+	}
+	c.MaxBodyBytes = size("MAX_BODY_BYTES", 1024, 1<<30)
+	c.MaxMessageBytes = int(size("MAX_MESSAGE_BYTES", 128, 16<<20))
+	c.BufferBytes = size("BUFFER_BYTES", 1024, 1<<40)
+	c.MemoryLimit = size("MEMORY_LIMIT", 64<<10, 1<<42)
+
+	count := func(name string, min, max int) int {
+		v := get(name)
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			bad(name, v, "want a whole number")
+			return 0
+		}
+		if n < min || n > max {
+			bad(name, v, fmt.Sprintf("must be between %d and %d", min, max))
+		}
+		return n
+	}
+	c.BufferLines = count("BUFFER_LINES", 1, 10_000_000)
+	c.TailBuffer = count("TAIL_BUFFER", 1, 10_000_000)
+
+	c.LogLevel = strings.ToLower(get("LOG_LEVEL"))
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", get("LOG_LEVEL"), "want debug, info, warn or error")
+	}
+
+	toks, err := auth.Parse(get("TOKENS"), get("ADMIN_TOKEN"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Tokens = toks
+
+	c.Drains = make(map[string]string)
+	for k, v := range env {
+		name, ok := strings.CutPrefix(k, "DRAIN_")
+		if !ok {
+			continue
+		}
+		if name == "" || strings.Trim(strings.ToUpper(name), "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			errs = append(errs, fmt.Errorf("%s: drain names use letters, digits and _ only", k))
+			continue
+		}
+		c.Drains[strings.ToLower(name)] = v
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return c, errors.Join(errs...)
+}
+
+// DrainNames returns the configured drain names in sorted order.
+func (c *Config) DrainNames() []string {
+	names := make([]string, 0, len(c.Drains))
+	for n := range c.Drains {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,48 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Transport label values of the ingest metrics.
+const (
+	SyslogTCP = "syslog_tcp"
+	SyslogUDP = "syslog_udp"
+	HTTP      = "http"
+)
+
+// Ingest counts what the listeners accept and reject.
+type Ingest struct {
+	// Messages counts messages handed to the router, by transport.
+	Messages *prometheus.CounterVec // labels: transport
+	// Rejected counts messages (or frames, or requests where no message
+	// could be read) refused, by transport and reason. Reasons are short
+	// snake_case words: malformed, bad_octet_count, invalid_utf8,
+	// unknown_token, forbidden_app, truncated (the message was kept but
+	// cut), too_large, idle_timeout, bad_gzip, unsupported_media_type,
+	// unauthorized, backpressure.
+	Rejected *prometheus.CounterVec // labels: transport, reason
+	// Connections is the number of open syslog TCP connections.
+	Connections prometheus.Gauge
+}
+
+// NewIngest creates the ingest collectors and registers them on reg (which
+// may be nil in tests that do not scrape).
+func NewIngest(reg prometheus.Registerer) *Ingest {
+	m := &Ingest{
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_ingest_messages_total",
+			Help: "Messages accepted by ingest and handed to the router, by transport.",
+		}, []string{"transport"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_ingest_rejected_total",
+			Help: "Messages, frames or requests rejected or altered by ingest, by transport and reason.",
+		}, []string{"transport", "reason"}),
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sluice_ingest_tcp_connections",
+			Help: "Open syslog TCP connections.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Messages, m.Rejected, m.Connections)
+	}
+	return m
+}
