@@ -1,0 +1,55 @@
+# Sluice — build, run, test. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+PKG := github.com/sluice-logs/sluice
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X $(PKG)/version.Version=$(VERSION) -X $(PKG)/version.Commit=$(COMMIT)
+BIN := bin
+SLUICE_CACHE ?= $(HOME)/.cache/sluice
+export SLUICE_CACHE
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
+.PHONY: help build run test test-short bench fuzz lint fmt fmt-check vet tidy-check zincsearch clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/sluiced and bin/sluice with version and commit baked in
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+run: build ## start sluiced on its defaults (HTTP :8080, syslog TCP+UDP :5514)
+	./$(BIN)/sluiced
+
+zincsearch: ## build the Elasticsearch-protocol test server (ZincSearch) once into $(SLUICE_CACHE)
+	bash scripts/zincsearch.sh
+
+test: zincsearch fmt-check vet ## install the test servers and run the whole suite with -race
+	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+
+test-short: ## the suite without the race detector, for a quick loop
+	$(GO) test -count=1 ./...
+
+bench: build ## throughput benchmarks (see benchmarks/README.md)
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./ingest/... ./buffer/... ./drains/...
+
+fuzz: ## run each fuzz target for 30s
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./ingest/syslog/
+
+lint: ## golangci-lint (pinned) with .golangci.yml
+	$(GO) run $(GOLANGCI_LINT) run ./...
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+tidy-check: ## go.mod and go.sum are tidy
+	$(GO) mod tidy -diff
+
+clean:
+	rm -rf $(BIN)

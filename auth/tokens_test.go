@@ -1,0 +1,70 @@
+package auth
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func TestTokens(t *testing.T) {
+	toks, err := Parse("t.abc=web, t.def=web:router,t.xyz=api", "t.admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tok          string
+		ok           bool
+		app, source  string
+		admin        bool
+		readWeb, wrW bool
+	}{
+		{"t.abc", true, "web", "app", false, true, true},
+		{"t.def", true, "web", "router", false, true, true},
+		{"t.xyz", true, "api", "app", false, false, false},
+		{"t.admin", true, "", "", true, true, false},
+		{"t.ab", false, "", "", false, false, false},
+		{"", false, "", "", false, false, false},
+	} {
+		t.Run(c.tok, func(t *testing.T) {
+			g, ok := toks.Lookup(c.tok)
+			if ok != c.ok || g.App != c.app || g.Source != c.source || g.Admin != c.admin ||
+				g.CanRead("web") != c.readWeb || g.CanWrite("web") != c.wrW {
+				t.Fatalf("Lookup(%q) = %+v, %v", c.tok, g, ok)
+			}
+		})
+	}
+	if !toks.Enabled() {
+		t.Fatal("not enabled")
+	}
+	var open *Tokens
+	if open.Enabled() {
+		t.Fatal("nil tokens enabled")
+	}
+}
+
+func TestParseErrorsHideTokens(t *testing.T) {
+	_, err := Parse("secret-token-1=,secret-token-2=we b,=x,secret-token-1=a,secret-token-1=b", "")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), "secret-token") {
+		t.Fatalf("error shows a token: %v", err)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 4 {
+		t.Fatalf("want 4 errors, got %d: %v", n, err)
+	}
+}
+
+func TestFromAuthorization(t *testing.T) {
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(":t.abc"))
+	basicUser := "Basic " + base64.StdEncoding.EncodeToString([]byte("token:t.abc"))
+	for _, c := range []struct{ h, want string }{
+		{"Bearer t.abc", "t.abc"}, {"bearer  t.abc ", "t.abc"}, {basic, "t.abc"}, {basicUser, "t.abc"},
+		{"Basic !!!", ""}, {"Digest x", ""}, {"", ""}, {"Bearer", ""},
+	} {
+		got, ok := FromAuthorization(c.h)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("FromAuthorization(%q) = %q, %v", c.h, got, ok)
+		}
+	}
+}
