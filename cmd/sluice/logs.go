@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/sluice-logs/sluice/version"
-
 	"bufio"
 	"context"
 	"errors"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/sluice-logs/sluice/auth"
+
+	"github.com/sluice-logs/sluice/version"
 )
 
 const defaultURL = "http://localhost:8080"

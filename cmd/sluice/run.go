@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/sluice-logs/sluice/version"
-
 	"context"
 	"errors"
 	"flag"
@@ -10,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"syscall"
+
+	"github.com/sluice-logs/sluice/version"
 )
 
 // Exit statuses.
