@@ -1,0 +1,273 @@
+package syslog
+
+import (
+	"bytes"
+	"errors"
+	"unicode/utf8"
+)
+
+// Errors of NextOctetFrame.
+var (
+	// ErrBadOctetCount: the frame does not start with "MSG-LEN SP" (a
+	// non-zero decimal length of at most maxCountDigits digits).
+	ErrBadOctetCount = errors.New("octet counting: bad frame length")
+	// ErrShortFrame: the data ends before the length the frame announced.
+	ErrShortFrame = errors.New("octet counting: frame shorter than its length")
+)
+
+// maxCountDigits bounds MSG-LEN: a length of a billion bytes or more is
+// garbage, not a frame to skip.
+const maxCountDigits = 9
+
+// octetHeader reads "MSG-LEN SP" at the start of b. It returns the length
+// and the header size, need == true when b ends inside a plausible header,
+// or bad == true when b cannot start a frame.
+func octetHeader(b []byte) (n, hdr int, need, bad bool) {
+	i := 0
+	for ; i < len(b) && i <= maxCountDigits; i++ {
+		c := b[i]
+		if c == ' ' {
+			if i == 0 {
+				return 0, 0, false, true
+			}
+			return n, i + 1, false, false
+		}
+		if c < '0' || c > '9' || (i == 0 && c == '0') {
+			return 0, 0, false, true
+		}
+		n = n*10 + int(c-'0')
+	}
+	if i > maxCountDigits {
+		return 0, 0, false, true
+	}
+	return 0, 0, true, false
+}
+
+// NextOctetFrame splits the first octet-counted frame off data ("LEN SP MSG", optionally followed by
+// LF or CRLF, which is skipped). It returns the frame and the rest, or an error for a bad count or a
+// frame shorter than its count.
+//
+// The errors wrap ErrBadOctetCount or ErrShortFrame. frame and rest alias
+// data.
+func NextOctetFrame(data []byte) (frame, rest []byte, err error) {
+	n, hdr, need, bad := octetHeader(data)
+	switch {
+	case bad:
+		return nil, data, ErrBadOctetCount
+	case need:
+		if len(data) == 0 {
+			return nil, data, ErrShortFrame
+		}
+		return nil, data, ErrBadOctetCount
+	}
+	if len(data)-hdr < n {
+		return nil, data, ErrShortFrame
+	}
+	frame = data[hdr : hdr+n : hdr+n]
+	rest = data[hdr+n:]
+	if len(rest) > 0 && rest[0] == '\n' {
+		rest = rest[1:]
+	} else if len(rest) > 1 && rest[0] == '\r' && rest[1] == '\n' {
+		rest = rest[2:]
+	}
+	return frame, rest, nil
+}
+
+// Framing modes of a stream.
+const (
+	modeDetect = iota // the next byte decides
+	modeOctet         // RFC 6587 octet counting
+	modeLF            // RFC 6587 non-transparent framing, LF-terminated
+)
+
+// event is what framer.next found.
+type event uint8
+
+const (
+	evNeedMore  event = iota // no complete frame buffered
+	evFrame                  // a frame
+	evTruncated              // a frame cut to the maximum; the rest is skipped
+	evBadCount               // a bad octet count; skipping to the next LF
+)
+
+// baseBufSize is the read buffer of a stream; it grows only to hold a
+// frame longer than this, up to the maximum message size.
+const baseBufSize = 64 << 10
+
+// framer splits a byte stream into syslog frames. It owns one reusable
+// buffer; the frames it returns alias it and stay valid until the next call
+// to space.
+type framer struct {
+	buf  []byte
+	r, w int // unread bytes are buf[r:w]
+	max  int // longest message kept
+
+	mode     int
+	want     int  // octet mode: bytes the frame at r needs in the buffer, 0 when unknown
+	skip     int  // bytes still to discard of a truncated octet frame
+	skipLine bool // discard up to and including the next LF
+}
+
+func newFramer(max int) *framer {
+	return &framer{buf: make([]byte, baseBufSize), max: max}
+}
+
+// space returns the free tail of the buffer to read into, after moving the
+// unread bytes to the front and growing the buffer when a buffered frame
+// needs more room. The frames returned before are invalid afterwards.
+func (f *framer) space() []byte {
+	need := f.w - f.r + 1
+	if f.want > need {
+		need = f.want
+	}
+	if f.mode == modeLF && f.w-f.r >= len(f.buf)/2 {
+		// A long line: make room for the longest message and its LF.
+		need = max(need, f.max+2)
+	}
+	switch {
+	case need > len(f.buf):
+		nb := make([]byte, max(need, min(2*len(f.buf), f.max+maxCountDigits+3)))
+		f.w = copy(nb, f.buf[f.r:f.w])
+		f.r = 0
+		f.buf = nb
+	case f.w-f.r < baseBufSize/2 && len(f.buf) > baseBufSize && f.want <= baseBufSize:
+		// Back to the base size after a long frame.
+		nb := make([]byte, baseBufSize)
+		f.w = copy(nb, f.buf[f.r:f.w])
+		f.r = 0
+		f.buf = nb
+	case f.r > 0 && (f.r == f.w || len(f.buf)-f.w < len(f.buf)/4 || f.w+need > len(f.buf)):
+		f.w = copy(f.buf, f.buf[f.r:f.w])
+		f.r = 0
+	}
+	return f.buf[f.w:]
+}
+
+// wrote records n bytes read into the slice space returned.
+func (f *framer) wrote(n int) { f.w += n }
+
+// next returns the next buffered frame, or evNeedMore.
+func (f *framer) next() ([]byte, event) {
+	for {
+		if f.skip > 0 {
+			d := min(f.skip, f.w-f.r)
+			f.r += d
+			f.skip -= d
+			if f.skip > 0 {
+				return nil, evNeedMore
+			}
+		}
+		if f.skipLine {
+			i := indexLF(f.buf[f.r:f.w])
+			if i < 0 {
+				f.r = f.w
+				return nil, evNeedMore
+			}
+			f.r += i + 1
+			f.skipLine = false
+			f.mode = modeDetect
+		}
+		// Tolerate CR/LF between frames (and blank lines).
+		for f.r < f.w && (f.buf[f.r] == '\n' || f.buf[f.r] == '\r') {
+			f.r++
+		}
+		if f.r == f.w {
+			return nil, evNeedMore
+		}
+		switch f.mode {
+		case modeDetect:
+			if c := f.buf[f.r]; c >= '0' && c <= '9' {
+				f.mode = modeOctet
+			} else {
+				f.mode = modeLF
+			}
+			continue
+		case modeOctet:
+			return f.nextOctet()
+		default:
+			return f.nextLine()
+		}
+	}
+}
+
+func (f *framer) nextOctet() ([]byte, event) {
+	b := f.buf[f.r:f.w]
+	n, hdr, need, bad := octetHeader(b)
+	if bad {
+		f.want = 0
+		f.skipLine = true
+		return nil, evBadCount
+	}
+	if need {
+		return nil, evNeedMore
+	}
+	keep := min(n, f.max)
+	if len(b) < hdr+keep {
+		f.want = hdr + keep
+		return nil, evNeedMore
+	}
+	f.want = 0
+	frame := b[hdr : hdr+keep : hdr+keep]
+	f.r += hdr + keep
+	if n > keep {
+		f.skip = n - keep
+		return trimRune(frame), evTruncated
+	}
+	return frame, evFrame
+}
+
+func (f *framer) nextLine() ([]byte, event) {
+	b := f.buf[f.r:f.w]
+	window := b
+	if len(window) > f.max+1 {
+		window = window[:f.max+1]
+	}
+	if i := indexLF(window); i >= 0 {
+		f.r += i + 1
+		return b[:i:i], evFrame
+	}
+	if len(b) > f.max {
+		f.r += f.max
+		f.skipLine = true
+		return trimRune(b[:f.max:f.max]), evTruncated
+	}
+	return nil, evNeedMore
+}
+
+// rest returns what is left at the end of the stream: a last LF-framed line
+// without its LF (a frame), or an incomplete octet-counted frame
+// (incomplete == true).
+func (f *framer) rest() (frame []byte, incomplete bool) {
+	if f.skip > 0 || f.skipLine {
+		return nil, false
+	}
+	b := trimEOL(f.buf[f.r:f.w])
+	f.r = f.w
+	if len(b) == 0 {
+		return nil, false
+	}
+	if f.mode == modeOctet {
+		return nil, true
+	}
+	return b, false
+}
+
+func indexLF(b []byte) int { return bytes.IndexByte(b, '\n') }
+
+// trimRune drops an incomplete UTF-8 sequence that truncation left at the
+// end of b, so a cut message stays valid UTF-8.
+func trimRune(b []byte) []byte {
+	for i := 1; i <= utf8.UTFMax && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < utf8.RuneSelf {
+			return b // ASCII: nothing cut
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return b[:len(b)-i]
+			}
+			return b
+		}
+	}
+	return b
+}

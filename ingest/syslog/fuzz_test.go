@@ -1,0 +1,161 @@
+package syslog
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/influxdata/go-syslog/v3/rfc5424"
+
+	"github.com/sluice-logs/sluice"
+)
+
+var parseSeeds = []string{
+	benchMessage,
+	"<190>1 2026-11-25T20:29:46.123456+00:00 host app web.1 - Started GET \"/\"",
+	`<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"] An application event`,
+	`<165>1 2003-10-11T22:14:15Z h a p m [a x="q\"u\]o\\te"][b@1 y="ü"] text`,
+	`<13>1 - h a p m [a x="1"][a y="2"] m`,
+	`<13>1 - h a p m [a x="\n"] m`,
+	"<0>1 - - - - - -",
+	"<14>1 2026-01-02T03:04:05-07:30 h app 42 - - \xEF\xBB\xBFhällo\r\n",
+	"<13>1 - h a p m - bad \xff\xfe",
+	"<13>Mar  1 08:00:00 web1 nginx[1234]: GET / 200\n",
+	"<192>1 - - - - - - x",
+	"<13>1 2024-02-29T23:59:59.999999-23:59 h a p m - x",
+	"<13>1 2025-02-29T00:00:00Z h a p m - x",
+	"<01>1 - - - - - -",
+	"<13>1 0000-01-01T00:00:00Z - - - - -",
+}
+
+// FuzzParse checks the fast path against go-syslog: whenever the fast path
+// accepts a message, go-syslog accepts it too and the fields agree. Parse
+// itself must never panic.
+func FuzzParse(f *testing.F) {
+	for _, s := range parseSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var m sluice.Message
+		_ = Parse(in, received, &m)
+		checkFastAgainstGoSyslog(t, in)
+	})
+}
+
+func TestFastPathDifferential(t *testing.T) {
+	for _, s := range parseSeeds {
+		checkFastAgainstGoSyslog(t, []byte(s))
+	}
+}
+
+func checkFastAgainstGoSyslog(t *testing.T, in []byte) {
+	t.Helper()
+	frame := trimEOL(in)
+	if len(frame) == 0 || frame[0] != '<' {
+		return
+	}
+	var fast sluice.Message
+	if parseFast(frame, received, &fast, false) != fastOK {
+		return
+	}
+	res, err := rfc5424.NewMachine().Parse(frame)
+	if err != nil {
+		t.Fatalf("fast path accepted %q, go-syslog refused it: %v", frame, err)
+	}
+	var slow sluice.Message
+	if err := parseRFC5424(frame, received, &slow); err != nil {
+		t.Fatalf("fast path accepted %q, slow path refused it: %v", frame, err)
+	}
+	if !equalMessage(fast, slow) {
+		t.Fatalf("fast and slow paths disagree on %q\nfast %+v\nslow %+v", frame, fast, slow)
+	}
+	// The raw SD text must agree with go-syslog's parsed elements: as many
+	// elements as '[' that open one.
+	msg := res.(*rfc5424.SyslogMessage)
+	if (msg.StructuredData == nil) != (fast.StructuredData == "") {
+		t.Fatalf("structured data of %q: fast %q, go-syslog %v", frame, fast.StructuredData, msg.StructuredData)
+	}
+	if msg.Timestamp != nil {
+		_, off1 := msg.Timestamp.Zone()
+		_, off2 := fast.Time.Zone()
+		if !msg.Timestamp.Equal(fast.Time) || off1 != off2 {
+			t.Fatalf("timestamp of %q: fast %v, go-syslog %v", frame, fast.Time, *msg.Timestamp)
+		}
+	}
+}
+
+// FuzzFramer feeds the stream to the framer whole and in small chunks: the
+// frames and events must be the same (the framing does not depend on how
+// reads split the stream), no frame exceeds the maximum, and it never
+// panics or stalls.
+func FuzzFramer(f *testing.F) {
+	f.Add([]byte("5 hello\n6 world!"), uint8(3))
+	f.Add([]byte("<13>1 - - a - - - x\n<13>1 - - a - - - y\n"), uint8(1))
+	f.Add([]byte("12x3 bad\n5 hello"), uint8(2))
+	f.Add([]byte("999 "+string(bytes.Repeat([]byte("z"), 300))+"\n3 abc"), uint8(7))
+	f.Add([]byte("\xff\xfe\x00garbage\r\n5 hello"), uint8(5))
+	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
+		const max = 128
+		whole := frameAll(t, in, max, len(in)+1)
+		split := frameAll(t, in, max, int(chunk%16)+1)
+		if len(whole) != len(split) {
+			t.Fatalf("%q: %d events whole, %d in chunks of %d", in, len(whole), len(split), chunk%16+1)
+		}
+		for i := range whole {
+			if whole[i] != split[i] {
+				t.Fatalf("%q: event %d is %q whole, %q in chunks", in, i, whole[i], split[i])
+			}
+		}
+	})
+}
+
+// frameAll runs the framer over in, delivered chunk bytes per read, and
+// returns the events as strings.
+func frameAll(t *testing.T, in []byte, max, chunk int) []string {
+	t.Helper()
+	f := newFramer(max)
+	var out []string
+	limit := 2*len(in) + 10
+	for rounds := 0; ; rounds++ {
+		if rounds > limit {
+			t.Fatalf("framer stalled on %q", in)
+		}
+		for {
+			frame, ev := f.next()
+			if ev == evNeedMore {
+				break
+			}
+			if len(frame) > max {
+				t.Fatalf("frame of %d bytes, max %d", len(frame), max)
+			}
+			out = append(out, string([]byte{'0' + byte(ev)})+string(frame))
+		}
+		if len(in) == 0 {
+			break
+		}
+		sp := f.space()
+		if len(sp) == 0 {
+			t.Fatalf("framer has no room to read into")
+		}
+		n := copy(sp, in[:min(chunk, len(in))])
+		in = in[n:]
+		f.wrote(n)
+	}
+	if frame, incomplete := f.rest(); frame != nil || incomplete {
+		out = append(out, "rest:"+string(frame))
+	}
+	return out
+}
+
+func TestFramerTimestampZonesCached(t *testing.T) {
+	frame := []byte("<13>1 2026-01-02T03:04:05.5+05:45 h a p m - x")
+	var m sluice.Message
+	allocs := testing.AllocsPerRun(50, func() {
+		if err := Parse(frame, time.Now(), &m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per message with a +05:45 offset, want 0", allocs)
+	}
+}

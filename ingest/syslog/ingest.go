@@ -1,0 +1,199 @@
+package syslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/metrics"
+)
+
+// Config configures a TCPServer or a UDPServer.
+type Config struct {
+	Addr            string        // listen address, "127.0.0.1:0" in tests
+	MaxMessageBytes int           // longer messages are truncated and counted (reason truncated); <= 0 means 64 KiB
+	IdleTimeout     time.Duration // TCP: close a connection that sends nothing this long (reason idle_timeout); 0 means never
+	Tokens          *auth.Tokens  // nil or !Enabled(): open
+	Publisher       sluice.Publisher
+	Metrics         *metrics.Ingest // nil: counted nowhere
+	Logger          *slog.Logger    // nil: discard
+}
+
+// DefaultMaxMessageBytes is the MaxMessageBytes of a zero Config.
+const DefaultMaxMessageBytes = 64 << 10
+
+// reason is a rejection reason of the metrics.Ingest Rejected counter.
+type reason uint8
+
+const (
+	reasonMalformed reason = iota
+	reasonBadOctetCount
+	reasonInvalidUTF8
+	reasonUnknownToken
+	reasonTruncated
+	reasonIdleTimeout
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	reasonMalformed:     "malformed",
+	reasonBadOctetCount: "bad_octet_count",
+	reasonInvalidUTF8:   "invalid_utf8",
+	reasonUnknownToken:  "unknown_token",
+	reasonTruncated:     "truncated",
+	reasonIdleTimeout:   "idle_timeout",
+}
+
+// ingester is what a server shares with its connections: the
+// configuration and the counters, resolved once.
+type ingester struct {
+	transport string
+	max       int
+	tokens    *auth.Tokens
+	pub       sluice.Publisher
+	log       *slog.Logger
+	messages  prometheus.Counter
+	rejected  [numReasons]prometheus.Counter
+	conns     prometheus.Gauge
+}
+
+func newIngester(cfg Config, transport string) *ingester {
+	in := &ingester{
+		transport: transport,
+		max:       cfg.MaxMessageBytes,
+		pub:       cfg.Publisher,
+		log:       cfg.Logger,
+	}
+	if in.max <= 0 {
+		in.max = DefaultMaxMessageBytes
+	}
+	if cfg.Tokens.Enabled() {
+		in.tokens = cfg.Tokens
+	}
+	if in.log == nil {
+		in.log = slog.New(slog.DiscardHandler)
+	}
+	m := cfg.Metrics
+	if m == nil {
+		m = metrics.NewIngest(nil)
+	}
+	in.messages = m.Messages.WithLabelValues(transport)
+	for r := range numReasons {
+		in.rejected[r] = m.Rejected.WithLabelValues(transport, reasonNames[r])
+	}
+	in.conns = m.Connections
+	return in
+}
+
+// session is the state of one TCP connection (or of the UDP socket): the
+// batch being built from one read, the rejections counted since the last
+// flush, and a one-entry token cache. It is used by one goroutine.
+type session struct {
+	in     *ingester
+	remote func() string // the peer, formatted only when logged
+	batch  []sluice.Message
+	counts [numReasons]uint64
+
+	logEvery time.Duration // 0: log only the first rejection
+	logged   time.Time
+
+	tok      []byte // the last token looked up, and its answer
+	tokGrant auth.Grant
+	tokOK    bool
+	tokSet   bool
+}
+
+func newSession(in *ingester, remote func() string, logEvery time.Duration) *session {
+	return &session{in: in, remote: remote, logEvery: logEvery, batch: make([]sluice.Message, 0, 64)}
+}
+
+// frame parses one frame into the batch, or counts why it was refused.
+func (s *session) frame(frame []byte, received time.Time) {
+	s.batch = append(s.batch, sluice.Message{})
+	m := &s.batch[len(s.batch)-1]
+	err := Parse(frame, received, m)
+	if err == nil {
+		err = s.authorize(m)
+	}
+	if err != nil {
+		s.batch = s.batch[:len(s.batch)-1]
+		r := reasonMalformed
+		switch {
+		case errors.Is(err, ErrInvalidUTF8):
+			r = reasonInvalidUTF8
+		case errors.Is(err, errUnknownToken):
+			r = reasonUnknownToken
+		}
+		s.reject(r, err)
+	}
+}
+
+var (
+	errUnknownToken = errors.New("APP-NAME is not a known token")
+	errBadApp       = errors.New("APP-NAME is not a valid app name")
+)
+
+// authorize maps the token in APP-NAME to its app and source, or, without
+// tokens, checks that APP-NAME can name an app.
+func (s *session) authorize(m *sluice.Message) error {
+	if s.in.tokens == nil {
+		if !auth.ValidName(m.App) {
+			return errBadApp
+		}
+		return nil
+	}
+	if !s.tokSet || string(s.tok) != m.App {
+		g, ok := s.in.tokens.Lookup(m.App)
+		s.tok = append(s.tok[:0], m.App...)
+		s.tokGrant, s.tokOK, s.tokSet = g, ok && !g.Admin, true
+	}
+	if !s.tokOK {
+		return errUnknownToken
+	}
+	m.App, m.Source = s.tokGrant.App, s.tokGrant.Source
+	return nil
+}
+
+// reject counts a rejection and logs the first one of the session (or one
+// per logEvery).
+func (s *session) reject(r reason, err error) {
+	s.counts[r]++
+	if !s.logged.IsZero() && (s.logEvery == 0 || time.Since(s.logged) < s.logEvery) {
+		return
+	}
+	s.logged = time.Now()
+	attrs := []any{"transport", s.in.transport, "remote", s.remote(), "reason", reasonNames[r]}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	s.in.log.Warn("syslog ingest rejected a message", attrs...)
+}
+
+// flush publishes the batch and adds the counts to the metrics. The batch
+// aliases the read buffer, so it must be flushed before the next read.
+func (s *session) flush(ctx context.Context) error {
+	for r, n := range s.counts {
+		if n > 0 {
+			s.in.rejected[r].Add(float64(n))
+			s.counts[r] = 0
+		}
+	}
+	if len(s.batch) == 0 {
+		return nil
+	}
+	n := len(s.batch)
+	err := s.in.pub.Publish(ctx, s.batch)
+	clear(s.batch) // drop the references into the read buffer
+	s.batch = s.batch[:0]
+	if err != nil {
+		return fmt.Errorf("publish %d messages: %w", n, err)
+	}
+	s.in.messages.Add(float64(n))
+	return nil
+}

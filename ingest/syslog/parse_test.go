@@ -1,0 +1,224 @@
+package syslog
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-logs/sluice"
+)
+
+var received = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
+
+func TestParseGolden(t *testing.T) {
+	long := strings.Repeat("x", 20000)
+	tests := []struct {
+		name    string
+		in      string
+		want    sluice.Message
+		wantErr string // substring; "" means success
+		utf8Err bool
+	}{
+		{
+			name: "logplex without structured data",
+			in:   "<190>1 2026-11-25T20:29:46.123456+00:00 host app web.1 - Started GET \"/\"",
+			want: sluice.Message{Time: time.Date(2026, 11, 25, 20, 29, 46, 123456000, time.UTC), App: "app", Source: "app",
+				Proc: "web.1", Host: "host", Text: `Started GET "/"`, Facility: 23, Severity: 6},
+		},
+		{
+			name: "rfc5424 with structured data",
+			in:   `<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"] An application event`,
+			want: sluice.Message{Time: time.Date(2003, 10, 11, 22, 14, 15, 3000000, time.UTC), App: "evntslog", Source: "app",
+				Host: "mymachine.example.com", MsgID: "ID47",
+				StructuredData: `[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]`,
+				Text:           "An application event", Facility: 20, Severity: 5},
+		},
+		{
+			name: "rfc5424 two sd elements and escapes",
+			in:   `<165>1 2003-10-11T22:14:15Z h a p m [a x="q\"u\]o\\te"][b@1 y="ü"] text`,
+			want: sluice.Message{Time: time.Date(2003, 10, 11, 22, 14, 15, 0, time.UTC), App: "a", Source: "app", Proc: "p",
+				Host: "h", MsgID: "m", StructuredData: `[a x="q\"u\]o\\te"][b@1 y="ü"]`, Text: "text", Facility: 20, Severity: 5},
+		},
+		{
+			name: "rfc5424 sd only",
+			in:   `<13>1 - h a p m [id@1 k="v"]`,
+			want: sluice.Message{Time: received, App: "a", Source: "app", Proc: "p", Host: "h", MsgID: "m",
+				StructuredData: `[id@1 k="v"]`, Facility: 1, Severity: 5},
+		},
+		{
+			name: "rfc5424 all nil, no timestamp",
+			in:   "<0>1 - - - - - -",
+			want: sluice.Message{Time: received, Source: "app"},
+		},
+		{
+			name: "rfc5424 bom and crlf stripped",
+			in:   "<14>1 2026-01-02T03:04:05-07:30 h app 42 - - \xEF\xBB\xBFhällo\r\n",
+			want: sluice.Message{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", -(7*3600+30*60))), App: "app",
+				Source: "app", Proc: "42", Host: "h", Text: "hällo", Facility: 1, Severity: 6},
+		},
+		{
+			name: "rfc5424 version 2 (slow path)",
+			in:   `<14>2 2026-01-02T03:04:05Z h app 42 - [x a="q\"x"] body`,
+			want: sluice.Message{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), App: "app", Source: "app", Proc: "42",
+				Host: "h", StructuredData: `[x a="q\"x"]`, Text: "body", Facility: 1, Severity: 6},
+		},
+		{
+			name: "rfc5424 long message",
+			in:   "<14>1 - h app - - - " + long,
+			want: sluice.Message{Time: received, App: "app", Source: "app", Host: "h", Text: long, Facility: 1, Severity: 6},
+		},
+		{
+			name: "rfc5424 empty msg after space",
+			in:   "<14>1 - h app - - - ",
+			want: sluice.Message{Time: received, App: "app", Source: "app", Host: "h", Facility: 1, Severity: 6},
+		},
+		{
+			name: "rfc3164",
+			in:   "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+			want: sluice.Message{Time: time.Date(2026, 10, 11, 22, 14, 15, 0, time.UTC).AddDate(-1, 0, 0), App: "su", Source: "app",
+				Host: "mymachine", Text: "'su root' failed for lonvick on /dev/pts/8", Facility: 4, Severity: 2},
+		},
+		{
+			name: "rfc3164 with pid",
+			in:   "<13>Mar  1 08:00:00 web1 nginx[1234]: GET / 200\n",
+			want: sluice.Message{Time: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), App: "nginx", Proc: "1234", Source: "app",
+				Host: "web1", Text: "GET / 200", Facility: 1, Severity: 5},
+		},
+		{
+			name: "rfc3164 rfc3339 timestamp",
+			in:   "<13>2026-03-01T08:00:00Z web1 cron: job done",
+			want: sluice.Message{Time: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), App: "cron", Source: "app",
+				Host: "web1", Text: "job done", Facility: 1, Severity: 5},
+		},
+		{name: "empty", in: "\r\n", wantErr: "empty"},
+		{name: "no pri", in: "hello world", wantErr: "priority"},
+		{name: "bad version", in: "<13>0 - - - - - -", wantErr: "rfc3164"},
+		{name: "pri too large", in: "<192>1 - - - - - - x", wantErr: "priority"},
+		{name: "bad timestamp", in: "<13>1 2026-02-30T00:00:00Z h a - - - x", wantErr: "rfc5424"},
+		{name: "missing sd", in: "<13>1 - h a p m", wantErr: "rfc5424"},
+		{name: "duplicate sd id", in: `<13>1 - h a p m [a x="1"][a y="2"] m`, wantErr: "duplicate"},
+		{name: "bad sd", in: `<13>1 - h a p m [a x=1] m`, wantErr: "rfc5424"},
+		{name: "app too long", in: "<13>1 - h " + strings.Repeat("a", 49) + " p m - x", wantErr: "app-name"},
+		{name: "invalid utf8 rfc5424", in: "<13>1 - h a p m - bad \xff\xfe", wantErr: "UTF-8", utf8Err: true},
+		{name: "invalid utf8 rfc5424 slow", in: "<13>2 - h a p m - bad \xc3\x28", wantErr: "UTF-8", utf8Err: true},
+		{name: "invalid utf8 rfc3164", in: "<13>Mar  1 08:00:00 web1 app: \xff", wantErr: "UTF-8", utf8Err: true},
+		{name: "binary garbage", in: "<\x00\x01\x02\xff>", wantErr: "rfc3164"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m sluice.Message
+			err := Parse([]byte(tt.in), received, &m)
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("Parse(%q) = %+v, want error containing %q", tt.in, m, tt.wantErr)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Parse(%q) error %q, want it to contain %q", tt.in, err, tt.wantErr)
+				}
+				if got := errors.Is(err, ErrInvalidUTF8); got != tt.utf8Err {
+					t.Fatalf("errors.Is(%v, ErrInvalidUTF8) = %v, want %v", err, got, tt.utf8Err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tt.in, err)
+			}
+			if !equalMessage(m, tt.want) {
+				t.Fatalf("Parse(%q)\n got %+v\nwant %+v", tt.in, m, tt.want)
+			}
+		})
+	}
+}
+
+// equalMessage compares messages, times by instant and UTC offset.
+func equalMessage(a, b sluice.Message) bool {
+	_, ao := a.Time.Zone()
+	_, bo := b.Time.Zone()
+	if !a.Time.Equal(b.Time) || ao != bo {
+		return false
+	}
+	a.Time, b.Time = time.Time{}, time.Time{}
+	return a == b
+}
+
+func TestParseFastPathAllocs(t *testing.T) {
+	frame := []byte(benchMessage)
+	var m sluice.Message
+	if r := parseFast(frame, received, &m, false); r != fastOK {
+		t.Fatalf("fast path refused the benchmark message: %v", r)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := Parse(frame, received, &m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Parse allocates %v times per message on the fast path, want 0", allocs)
+	}
+}
+
+func TestParseTimestampOffsets(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"2026-01-02T03:04:05Z", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), true},
+		{"2026-01-02T03:04:05.1+01:00", time.Date(2026, 1, 2, 2, 4, 5, 100000000, time.UTC), true},
+		{"2026-01-02T03:04:05.123456-05:17", time.Date(2026, 1, 2, 8, 21, 5, 123456000, time.UTC), true},
+		{"2024-02-29T00:00:00Z", time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), true},
+		{"2025-02-29T00:00:00Z", time.Time{}, false},
+		{"2026-01-02T03:04:05.1234567Z", time.Time{}, false},
+		{"2026-01-02t03:04:05Z", time.Time{}, false},
+		{"2026-01-02T24:00:00Z", time.Time{}, false},
+		{"2026-01-02T03:04:05+24:00", time.Time{}, false},
+		{"2026-01-02T03:04:05", time.Time{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := parseTimestamp([]byte(tt.in))
+			if ok != tt.ok || (ok && !got.Equal(tt.want)) {
+				t.Fatalf("parseTimestamp(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestNextOctetFrame(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		frame     string
+		rest      string
+		err       error
+		wantFrame bool
+	}{
+		{name: "one", in: "5 hello", frame: "hello", rest: "", wantFrame: true},
+		{name: "two", in: "5 hello6 world!", frame: "hello", rest: "6 world!", wantFrame: true},
+		{name: "lf after", in: "5 hello\n6 world!", frame: "hello", rest: "6 world!", wantFrame: true},
+		{name: "crlf after", in: "5 hello\r\n6 world!", frame: "hello", rest: "6 world!", wantFrame: true},
+		{name: "lf inside", in: "11 hello\nworld", frame: "hello\nworld", rest: "", wantFrame: true},
+		{name: "short", in: "10 hello", err: ErrShortFrame},
+		{name: "empty", in: "", err: ErrShortFrame},
+		{name: "no space", in: "5hello", err: ErrBadOctetCount},
+		{name: "leading zero", in: "05 hello", err: ErrBadOctetCount},
+		{name: "not a digit", in: "<13>1 - - - - - -", err: ErrBadOctetCount},
+		{name: "absurd", in: "12345678901 x", err: ErrBadOctetCount},
+		{name: "digits only", in: "123", err: ErrBadOctetCount},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			frame, rest, err := NextOctetFrame([]byte(tt.in))
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("NextOctetFrame(%q) error %v, want %v", tt.in, err, tt.err)
+				}
+				return
+			}
+			if err != nil || string(frame) != tt.frame || string(rest) != tt.rest {
+				t.Fatalf("NextOctetFrame(%q) = %q, %q, %v; want %q, %q", tt.in, frame, rest, err, tt.frame, tt.rest)
+			}
+		})
+	}
+}

@@ -1,0 +1,555 @@
+package syslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/metrics"
+)
+
+// recorder is a sluice.Publisher that keeps copies of what it gets. When
+// gate is set, Publish waits for it to be closed (or for ctx).
+type recorder struct {
+	mu      sync.Mutex
+	msgs    []sluice.Message
+	batches int
+	entered chan struct{} // gets a value each time Publish starts waiting on gate
+	gate    chan struct{}
+}
+
+func (r *recorder) Publish(ctx context.Context, batch []sluice.Message) error {
+	if r.gate != nil {
+		select {
+		case r.entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches++
+	for _, m := range batch {
+		r.msgs = append(r.msgs, m.Clone())
+	}
+	return nil
+}
+
+func (r *recorder) TryPublish(batch []sluice.Message) error {
+	return r.Publish(context.Background(), batch)
+}
+
+func (r *recorder) messages() []sluice.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sluice.Message(nil), r.msgs...)
+}
+
+func (r *recorder) texts() []string {
+	var out []string
+	for _, m := range r.messages() {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+type server interface {
+	Listen() error
+	Addr() net.Addr
+	Serve() error
+	Shutdown(ctx context.Context) error
+}
+
+// start listens and serves, and shuts the server down when the test ends.
+func start(t *testing.T, s server) net.Addr {
+	t.Helper()
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return s.Addr()
+}
+
+func testConfig(pub sluice.Publisher) (Config, *metrics.Ingest) {
+	m := metrics.NewIngest(nil)
+	return Config{Addr: "127.0.0.1:0", MaxMessageBytes: 64 << 10, Publisher: pub, Metrics: m}, m
+}
+
+func rejected(m *metrics.Ingest, transport, reason string) int {
+	return int(value(m.Rejected.WithLabelValues(transport, reason)))
+}
+
+func msg(app, text string) string { return "<13>1 - host " + app + " - - - " + text }
+
+func octet(s string) string { return strconv.Itoa(len(s)) + " " + s }
+
+func TestTCPFraming(t *testing.T) {
+	big := strings.Repeat("b", 20000) // over go-syslog's 8192-byte frame limit
+	cut := strings.Repeat("c", 3000)
+	tests := []struct {
+		name    string
+		max     int
+		writes  []string
+		want    []string
+		rejects map[string]int
+	}{
+		{
+			name:   "octet counting",
+			writes: []string{octet(msg("app", "one")) + octet(msg("app", "two")) + octet(msg("app", "three"))},
+			want:   []string{"one", "two", "three"},
+		},
+		{
+			name:   "octet counting with LF and CRLF after frames, split writes",
+			writes: []string{octet(msg("app", "one")) + "\n" + octet(msg("app", "t"))[:5], octet(msg("app", "t"))[5:] + "\r\n", octet(msg("app", "line\nbreak"))},
+			want:   []string{"one", "t", "line\nbreak"},
+		},
+		{
+			name:   "lf framing, last line without LF",
+			writes: []string{msg("app", "one") + "\n" + msg("app", "two") + "\r\n\n" + msg("app", "th"), "ree"},
+			want:   []string{"one", "two", "three"},
+		},
+		{
+			name:   "frames over 8192 bytes",
+			writes: []string{octet(msg("app", big)) + octet(msg("app", "after"))},
+			want:   []string{big, "after"},
+		},
+		{
+			name:   "lines over 8192 bytes",
+			writes: []string{msg("app", big) + "\n" + msg("app", "after") + "\n"},
+			want:   []string{big, "after"},
+		},
+		{
+			name:    "octet truncation keeps sync",
+			max:     1024,
+			writes:  []string{octet(msg("app", cut)) + octet(msg("app", "after"))},
+			want:    []string{cut[:1024-len(msg("app", ""))], "after"},
+			rejects: map[string]int{"truncated": 1},
+		},
+		{
+			name:    "lf truncation keeps sync",
+			max:     1024,
+			writes:  []string{msg("app", cut) + "\n" + msg("app", "after") + "\n"},
+			want:    []string{cut[:1024-len(msg("app", ""))], "after"},
+			rejects: map[string]int{"truncated": 1},
+		},
+		{
+			name:    "truncation at a rune boundary",
+			max:     len(msg("app", "")) + 5,
+			writes:  []string{octet(msg("app", "abcdé")) + octet(msg("app", "ok"))},
+			want:    []string{"abcd", "ok"},
+			rejects: map[string]int{"truncated": 1},
+		},
+		{
+			name:    "bad octet count then good messages",
+			writes:  []string{octet(msg("app", "one")) + "12x garbage\n" + octet(msg("app", "two")) + "99999999999 x\n" + msg("app", "three") + "\n"},
+			want:    []string{"one", "two", "three"},
+			rejects: map[string]int{"bad_octet_count": 2},
+		},
+		{
+			name:    "invalid utf8",
+			writes:  []string{msg("app", "bad \xff") + "\n" + msg("app", "good") + "\n"},
+			want:    []string{"good"},
+			rejects: map[string]int{"invalid_utf8": 1},
+		},
+		{
+			name:    "binary garbage",
+			writes:  []string{"\x00\x01\xfe\xff garbage \x7f\n<<>>\n" + msg("app", "good") + "\n"},
+			want:    []string{"good"},
+			rejects: map[string]int{"malformed": 2},
+		},
+		{
+			name:    "invalid app name",
+			writes:  []string{msg("a/b", "x") + "\n" + msg("app", "good") + "\n"},
+			want:    []string{"good"},
+			rejects: map[string]int{"malformed": 1},
+		},
+		{
+			name:    "eof inside an octet frame",
+			writes:  []string{octet(msg("app", "one")) + "100 <13>1"},
+			want:    []string{"one"},
+			rejects: map[string]int{"malformed": 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			cfg, m := testConfig(rec)
+			if tt.max > 0 {
+				cfg.MaxMessageBytes = tt.max
+			}
+			addr := start(t, NewTCP(cfg))
+			c, err := net.Dial("tcp", addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.writes {
+				if _, err := c.Write([]byte(w)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.(*net.TCPConn).CloseWrite()
+			// The server closes its side once it has read everything.
+			if _, err := io.Copy(io.Discard, c); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			waitFor(t, "connection closed", func() bool { return value(m.Connections) == 0 })
+			got := rec.texts()
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("texts %q, want %q", got, tt.want)
+			}
+			for r, n := range tt.rejects {
+				if got := rejected(m, metrics.SyslogTCP, r); got != n {
+					t.Fatalf("rejected %s = %d, want %d", r, got, n)
+				}
+			}
+			for _, r := range reasonNames {
+				if _, ok := tt.rejects[r]; !ok && rejected(m, metrics.SyslogTCP, r) != 0 {
+					t.Fatalf("unexpected rejection %s", r)
+				}
+			}
+			if got := int(value(m.Messages.WithLabelValues(metrics.SyslogTCP))); got != len(tt.want) {
+				t.Fatalf("messages counted %d, want %d", got, len(tt.want))
+			}
+		})
+	}
+}
+
+func TestTCPIdleTimeout(t *testing.T) {
+	rec := &recorder{}
+	cfg, m := testConfig(rec)
+	cfg.IdleTimeout = 50 * time.Millisecond
+	addr := start(t, NewTCP(cfg))
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(msg("app", "hello") + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("read from an idle connection: %v, want EOF (closed by the server)", err)
+	}
+	waitFor(t, "idle_timeout counted", func() bool { return rejected(m, metrics.SyslogTCP, "idle_timeout") == 1 })
+	if got := rec.texts(); len(got) != 1 || got[0] != "hello" {
+		t.Fatalf("texts %q, want [hello]", got)
+	}
+}
+
+func TestTCPTokens(t *testing.T) {
+	toks, err := auth.Parse("t.abc=web,t.def=web:router", "t.admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	cfg, m := testConfig(rec)
+	cfg.Tokens = toks
+	addr := start(t, NewTCP(cfg))
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		msg("t.abc", "1"), msg("t.abc", "2"), msg("t.nope", "3"), msg("t.def", "4"),
+		msg("t.admin", "5"), msg("-", "6"), msg("t.abc", "7"),
+	} {
+		if _, err := c.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	waitFor(t, "all messages", func() bool {
+		return len(rec.messages())+rejected(m, metrics.SyslogTCP, "unknown_token") == 7
+	})
+	var got []string
+	for _, m := range rec.messages() {
+		got = append(got, m.App+"/"+m.Source+"/"+m.Text)
+	}
+	want := []string{"web/app/1", "web/app/2", "web/router/4", "web/app/7"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if n := rejected(m, metrics.SyslogTCP, "unknown_token"); n != 3 {
+		t.Fatalf("unknown_token = %d, want 3", n)
+	}
+}
+
+func TestTCPOrderAcrossConnections(t *testing.T) {
+	const conns, perConn = 4, 3000
+	rec := &recorder{}
+	cfg, _ := testConfig(rec)
+	addr := start(t, NewTCP(cfg))
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr.String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			var b []byte
+			for j := range perConn {
+				line := msg("app"+strconv.Itoa(i), strconv.Itoa(j))
+				if i%2 == 0 {
+					b = append(b, octet(line)...)
+				} else {
+					b = append(b, line+"\n"...)
+				}
+				if len(b) > 4000 || j == perConn-1 {
+					if _, err := c.Write(b); err != nil {
+						errs <- err
+						return
+					}
+					b = b[:0]
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitFor(t, "all messages", func() bool { return len(rec.messages()) == conns*perConn })
+	next := map[string]int{}
+	for _, m := range rec.messages() {
+		if want := strconv.Itoa(next[m.App]); m.Text != want {
+			t.Fatalf("%s: message %q, want %q: order lost", m.App, m.Text, want)
+		}
+		next[m.App]++
+	}
+}
+
+func TestTCPShutdownFinishesBufferedFrames(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	cfg, _ := testConfig(rec)
+	s := NewTCP(cfg)
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(octet(msg("app", "a")) + octet(msg("app", "b")) + octet(msg("app", "c")))); err != nil {
+		t.Fatal(err)
+	}
+	<-rec.entered // the connection is publishing and blocked
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v while a connection was still publishing", err)
+	case err := <-served:
+		t.Fatalf("Serve returned %v while a connection was still publishing", err)
+	default:
+	}
+	close(rec.gate)
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if got := rec.texts(); len(got) == 0 || fmt.Sprint(got) != fmt.Sprint([]string{"a", "b", "c"}[:len(got)]) {
+		t.Fatalf("published %q, want a prefix of [a b c]", got)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("connection after Shutdown: %v, want EOF", err)
+	}
+}
+
+func TestTCPShutdownDeadline(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{}), entered: make(chan struct{}, 1)} // never opened
+	cfg, m := testConfig(rec)
+	s := NewTCP(cfg)
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(msg("app", "stuck") + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-rec.entered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if n := value(m.Connections); n != 0 {
+		t.Fatalf("%v connections open after Serve returned", n)
+	}
+}
+
+func TestUDP(t *testing.T) {
+	rec := &recorder{}
+	cfg, m := testConfig(rec)
+	cfg.MaxMessageBytes = 256
+	long := strings.Repeat("l", 400)
+	addr := start(t, NewUDP(cfg))
+	c, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	datagrams := []string{
+		msg("app", "one"),
+		msg("app", "two") + "\n",
+		msg("app", "bad \xff"),
+		"\x00\x01garbage",
+		msg("app", long),
+		"<13>Mar  1 08:00:00 web1 app[7]: three",
+	}
+	var received atomic.Int32
+	for _, d := range datagrams {
+		if _, err := c.Write([]byte(d)); err != nil {
+			t.Fatal(err)
+		}
+		// One at a time: loopback UDP may drop a burst under load.
+		before := received.Load()
+		waitFor(t, "datagram handled", func() bool {
+			n := int32(len(rec.messages()) + rejected(m, metrics.SyslogUDP, "invalid_utf8") + rejected(m, metrics.SyslogUDP, "malformed"))
+			received.Store(n)
+			return n > before
+		})
+	}
+	want := []string{"one", "two", long[:256-len(msg("app", ""))], "three"}
+	if got := rec.texts(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("texts %q, want %q", got, want)
+	}
+	for r, n := range map[string]int{"invalid_utf8": 1, "malformed": 1, "truncated": 1} {
+		if got := rejected(m, metrics.SyslogUDP, r); got != n {
+			t.Fatalf("rejected %s = %d, want %d", r, got, n)
+		}
+	}
+	if got := rec.messages()[3]; got.Proc != "7" || got.Host != "web1" {
+		t.Fatalf("rfc3164 datagram parsed as %+v", got)
+	}
+}
+
+// value reads a counter or gauge.
+func value(m prometheus.Metric) float64 {
+	var pb dto.Metric
+	if err := m.Write(&pb); err != nil {
+		panic(err)
+	}
+	if c := pb.GetCounter(); c != nil {
+		return c.GetValue()
+	}
+	return pb.GetGauge().GetValue()
+}
+
+// A client flooding garbage (bad counts, binary junk, huge announced
+// frames) must not cost a well-behaved client any message.
+func TestTCPGarbageFloodIsolated(t *testing.T) {
+	rec := &recorder{}
+	cfg, m := testConfig(rec)
+	cfg.MaxMessageBytes = 4096
+	addr := start(t, NewTCP(cfg))
+	bad, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	good, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	flooded := make(chan error, 1)
+	go func() {
+		junk := []byte("12x\x00\xff\n99999 " + strings.Repeat("\xfe", 5000) + "\n<<garbage>>\n\x01\x02\x03\n")
+		for range 300 {
+			if _, err := bad.Write(junk); err != nil {
+				flooded <- err
+				return
+			}
+		}
+		flooded <- nil
+	}()
+	const n = 2000
+	var b []byte
+	for i := range n {
+		b = append(b, octet(msg("good", strconv.Itoa(i)))...)
+	}
+	if _, err := good.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-flooded; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "good messages", func() bool { return len(rec.messages()) == n })
+	for i, msg := range rec.messages() {
+		if msg.App != "good" || msg.Text != strconv.Itoa(i) {
+			t.Fatalf("message %d is %s %q", i, msg.App, msg.Text)
+		}
+	}
+	waitFor(t, "garbage counted", func() bool {
+		return rejected(m, metrics.SyslogTCP, "bad_octet_count") > 0 && rejected(m, metrics.SyslogTCP, "truncated") > 0
+	})
+}

@@ -1,0 +1,244 @@
+package syslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-logs/sluice/metrics"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("syslog: server closed")
+
+// TCPServer reads syslog over TCP, RFC 6587 octet-counted or LF-framed
+// (detected per connection), one goroutine per connection.
+type TCPServer struct {
+	in   *ingester
+	addr string
+	idle time.Duration
+
+	closing atomic.Bool
+
+	mu         sync.Mutex
+	ln         net.Listener
+	conns      map[net.Conn]struct{}
+	started    bool
+	cancel     context.CancelFunc // ends the context the connections publish with
+	done       chan struct{}      // closed when Serve has returned
+	quit       chan struct{}      // closed by Shutdown
+	quitClosed bool
+	wg         sync.WaitGroup // connection goroutines
+}
+
+// NewTCP returns a server for cfg; Listen binds it.
+func NewTCP(cfg Config) *TCPServer {
+	return &TCPServer{
+		in:    newIngester(cfg, metrics.SyslogTCP),
+		addr:  cfg.Addr,
+		idle:  cfg.IdleTimeout,
+		conns: make(map[net.Conn]struct{}),
+		done:  make(chan struct{}),
+		quit:  make(chan struct{}),
+	}
+}
+
+// Listen binds the listening socket, so the caller can log Addr before
+// Serve.
+func (s *TCPServer) Listen() error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("syslog tcp listen %s: %w", s.addr, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
+// Addr is the bound address, nil before Listen.
+func (s *TCPServer) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve accepts connections until Shutdown, then waits for every
+// connection goroutine and returns ErrServerClosed.
+func (s *TCPServer) Serve() error {
+	s.mu.Lock()
+	if s.ln == nil {
+		s.mu.Unlock()
+		return errors.New("syslog tcp: Serve called before Listen")
+	}
+	if s.started || s.closing.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	ln := s.ln
+	s.mu.Unlock()
+	defer close(s.done)
+	defer cancel()
+
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				break
+			}
+			if errors.Is(err, net.ErrClosed) {
+				s.wg.Wait()
+				return fmt.Errorf("syslog tcp accept: %w", err)
+			}
+			// Out of file descriptors and the like: wait and retry, the
+			// way net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.in.log.Warn("syslog tcp accept failed; retrying", "err", err, "retry_in", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.quit:
+				t.Stop()
+			}
+			continue
+		}
+		backoff = 0
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			c.Close()
+			break
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(ctx, c)
+	}
+	s.wg.Wait()
+	return ErrServerClosed
+}
+
+// Shutdown stops accepting, lets every connection publish the complete
+// frames it has already read, and waits for the connection goroutines. If
+// ctx ends first, it cancels the publishing, closes the connections and
+// returns ctx.Err().
+func (s *TCPServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	if !s.quitClosed {
+		s.quitClosed = true
+		close(s.quit)
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.SetReadDeadline(time.Now())
+	}
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	s.cancel()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+// serveConn reads one connection until EOF, an error, the idle timeout or
+// Shutdown.
+func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
+	defer s.wg.Done()
+	s.in.conns.Inc()
+	defer func() {
+		c.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.in.conns.Dec()
+	}()
+
+	sess := newSession(s.in, c.RemoteAddr().String, 0)
+	f := newFramer(s.in.max)
+	for {
+		if s.idle > 0 {
+			c.SetReadDeadline(time.Now().Add(s.idle))
+		}
+		if s.closing.Load() {
+			// Shutdown may have set its deadline before ours.
+			c.SetReadDeadline(time.Now())
+		}
+		n, rerr := c.Read(f.space())
+		if n > 0 {
+			f.wrote(n)
+			now := time.Now()
+		frames:
+			for {
+				frame, ev := f.next()
+				switch ev {
+				case evNeedMore:
+					break frames
+				case evBadCount:
+					sess.reject(reasonBadOctetCount, nil)
+				case evTruncated:
+					sess.reject(reasonTruncated, nil)
+					sess.frame(frame, now)
+				default:
+					sess.frame(frame, now)
+				}
+			}
+		}
+		if rerr != nil {
+			s.finish(ctx, c, sess, f, rerr)
+			return
+		}
+		if err := sess.flush(ctx); err != nil {
+			s.in.log.Warn("syslog tcp: closing connection", "remote", c.RemoteAddr().String(), "err", err)
+			return
+		}
+	}
+}
+
+// finish publishes what the connection left when its reading ended.
+func (s *TCPServer) finish(ctx context.Context, c net.Conn, sess *session, f *framer, rerr error) {
+	var ne net.Error
+	switch {
+	case errors.Is(rerr, io.EOF):
+		frame, incomplete := f.rest()
+		if incomplete {
+			sess.reject(reasonMalformed, errors.New("connection closed inside an octet-counted frame"))
+		} else if frame != nil {
+			sess.frame(frame, time.Now())
+		}
+	case s.closing.Load():
+		// Shutdown: publish what is complete; a partial frame is lost.
+	case errors.As(rerr, &ne) && ne.Timeout():
+		sess.reject(reasonIdleTimeout, nil)
+	default:
+		s.in.log.Debug("syslog tcp read failed", "remote", c.RemoteAddr().String(), "err", rerr)
+	}
+	if err := sess.flush(ctx); err != nil {
+		s.in.log.Warn("syslog tcp: messages lost at close", "remote", c.RemoteAddr().String(), "err", err)
+	}
+}

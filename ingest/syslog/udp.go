@@ -1,0 +1,150 @@
+package syslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-logs/sluice/metrics"
+)
+
+// udpLogEvery rate-limits the rejection warnings of the UDP socket, which
+// all senders share.
+const udpLogEvery = 10 * time.Second
+
+// UDPServer reads syslog over UDP, one message per datagram, in the
+// goroutine that calls Serve.
+type UDPServer struct {
+	in   *ingester
+	addr string
+
+	closing atomic.Bool
+
+	mu      sync.Mutex
+	conn    *net.UDPConn
+	started bool
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when Serve has returned
+}
+
+// NewUDP returns a server for cfg; Listen binds it. IdleTimeout does not
+// apply to UDP.
+func NewUDP(cfg Config) *UDPServer {
+	return &UDPServer{
+		in:   newIngester(cfg, metrics.SyslogUDP),
+		addr: cfg.Addr,
+		done: make(chan struct{}),
+	}
+}
+
+// Listen binds the socket.
+func (s *UDPServer) Listen() error {
+	addr, err := net.ResolveUDPAddr("udp", s.addr)
+	if err != nil {
+		return fmt.Errorf("syslog udp listen %s: %w", s.addr, err)
+	}
+	conn, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		return fmt.Errorf("syslog udp listen %s: %w", s.addr, err)
+	}
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
+	return nil
+}
+
+// Addr is the bound address, nil before Listen.
+func (s *UDPServer) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	return s.conn.LocalAddr()
+}
+
+// Serve reads datagrams until Shutdown and returns ErrServerClosed.
+func (s *UDPServer) Serve() error {
+	s.mu.Lock()
+	if s.conn == nil {
+		s.mu.Unlock()
+		return errors.New("syslog udp: Serve called before Listen")
+	}
+	if s.started || s.closing.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.started = true
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	conn := s.conn
+	s.mu.Unlock()
+	defer close(s.done)
+	defer cancel()
+
+	var from netip.AddrPort
+	sess := newSession(s.in, func() string { return from.String() }, udpLogEvery)
+	// The largest UDP payload is 65507 bytes.
+	buf := make([]byte, 64<<10)
+	for {
+		n, addr, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return ErrServerClosed
+			}
+			s.in.log.Debug("syslog udp read failed", "err", err)
+			continue
+		}
+		from = addr
+		frame := trimEOL(buf[:n])
+		if len(frame) == 0 {
+			continue
+		}
+		if len(frame) > s.in.max {
+			frame = trimRune(frame[:s.in.max])
+			sess.reject(reasonTruncated, nil)
+		}
+		sess.frame(frame, time.Now())
+		if err := sess.flush(ctx); err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			s.in.log.Warn("syslog udp: messages lost", "err", err)
+		}
+	}
+}
+
+// Shutdown stops reading, lets Serve publish the datagram it holds, and
+// waits for it to return. If ctx ends first, it cancels the publishing and
+// returns ctx.Err().
+func (s *UDPServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	if s.conn != nil {
+		s.conn.SetReadDeadline(time.Now())
+	}
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		return nil
+	}
+	select {
+	case <-s.done:
+		s.conn.Close()
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	s.cancel()
+	s.conn.Close()
+	s.mu.Unlock()
+	return ctx.Err()
+}
