@@ -1,0 +1,39 @@
+// Package httpin owns HTTP ingest: the fasthttp handler for POST /logs. It
+// reads one request body (optionally gzip-compressed), decodes it by
+// Content-Type into a batch of sluice.Message, authenticates it against the
+// per-app tokens and hands the batch to the router with one TryPublish.
+//
+// Formats:
+//
+//   - application/logplex-1: octet-counted RFC 5424 frames, as Logplex and
+//     log-shuttle send them (framing and parsing by package ingest/syslog).
+//     A Logplex-Msg-Count header must match the number of frames.
+//   - application/x-ndjson: one JSON object per line with at least "app" and
+//     "msg"; optional "time" (RFC 3339), "source", "proc", "host" and
+//     "severity" (a syslog name or number 0-7).
+//   - text/plain: one message per line; the app comes from ?app= (or the
+//     token), the source and proc from ?source= and ?proc=.
+//
+// Answers: 204 when every message was accepted; 400 listing the first
+// problems by line or frame number when some were not (the well-formed ones
+// are accepted unless the whole body is untrustworthy: a Msg-Count mismatch
+// or a bad gzip stream); 401, 403, 405, 413, 415; 429 with Retry-After when
+// a policy=block drain has no room (nothing accepted); 503 after shutdown.
+//
+// Metrics: sluice_ingest_messages_total{transport="http"} counts accepted
+// messages. sluice_ingest_rejected_total{transport="http",reason} counts each
+// rejected line or frame once, and each request refused as a whole (401,
+// 403, 413, 415, empty body, bad gzip, Msg-Count mismatch, 429, 503) once;
+// "truncated" counts messages that were cut to MaxMessageBytes but kept.
+//
+// Memory: messages alias the request body (or the pooled decompression
+// buffer) and are handed to the router before the handler returns; the
+// router copies what it keeps (see sluice.Message). Per-request state (the
+// message slice, the decompression buffer, the gzip reader) comes from
+// sync.Pools, so a well-formed request allocates nothing per message (an
+// NDJSON "time" with a numeric offset rather than Z costs one allocation).
+//
+// Concurrency: a Handler is immutable after New and its ServeHTTP is safe for
+// concurrent use by any number of fasthttp worker goroutines. It starts no
+// goroutines.
+package httpin

@@ -1,0 +1,538 @@
+package httpin
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/metrics"
+)
+
+// Defaults used when a Config field is zero (the same as config's
+// MAX_BODY_BYTES and MAX_MESSAGE_BYTES defaults).
+const (
+	DefaultMaxBodyBytes    = 16 << 20
+	DefaultMaxMessageBytes = 64 << 10
+)
+
+// maxListed is how many problems a 400 body lists before "and N more".
+const maxListed = 10
+
+// Config is what the handler needs.
+type Config struct {
+	Publisher sluice.Publisher
+	// Tokens authenticates requests; nil or !Enabled() leaves ingest open.
+	Tokens *auth.Tokens
+	// Metrics may be nil (nothing is counted then).
+	Metrics *metrics.Ingest
+	// MaxBodyBytes is the largest body, compressed or decompressed; larger
+	// ones get 413. Zero means DefaultMaxBodyBytes. The fasthttp server's
+	// MaxRequestBodySize should be at least this (see ErrorHandler).
+	MaxBodyBytes int64
+	// MaxMessageBytes is the longest message text; longer ones are cut at a
+	// UTF-8 boundary and counted (reason truncated). Zero means
+	// DefaultMaxMessageBytes.
+	MaxMessageBytes int
+	// Logger may be nil (nothing is logged then).
+	Logger *slog.Logger
+}
+
+// Handler serves POST /logs. Create it with New.
+type Handler struct {
+	pub      sluice.Publisher
+	tokens   *auth.Tokens
+	maxBody  int64
+	maxMsg   int
+	log      *slog.Logger
+	accepted prometheus.Counter
+	rejected [numReasons]prometheus.Counter
+	pool     sync.Pool // *request
+}
+
+// New returns a Handler for cfg. cfg.Publisher must not be nil.
+func New(cfg Config) *Handler {
+	h := &Handler{
+		pub:     cfg.Publisher,
+		tokens:  cfg.Tokens,
+		maxBody: cfg.MaxBodyBytes,
+		maxMsg:  cfg.MaxMessageBytes,
+		log:     cfg.Logger,
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.maxMsg <= 0 {
+		h.maxMsg = DefaultMaxMessageBytes
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	m := cfg.Metrics
+	if m == nil {
+		m = metrics.NewIngest(nil)
+	}
+	h.accepted = m.Messages.WithLabelValues(metrics.HTTP)
+	for r := reason(1); r < numReasons; r++ {
+		h.rejected[r] = m.Rejected.WithLabelValues(metrics.HTTP, reasonNames[r])
+	}
+	h.pool.New = func() any { return new(request) }
+	return h
+}
+
+// reason is a label value of sluice_ingest_rejected_total.
+type reason uint8
+
+const (
+	reasonNone reason = iota
+	reasonMalformed
+	reasonBadOctetCount
+	reasonInvalidUTF8
+	reasonBadGzip
+	reasonTooLarge
+	reasonUnsupportedMediaType
+	reasonUnauthorized
+	reasonForbiddenApp
+	reasonEmptyBody
+	reasonMsgCountMismatch
+	reasonBackpressure
+	reasonClosed
+	reasonTruncated
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	reasonMalformed:            "malformed",
+	reasonBadOctetCount:        "bad_octet_count",
+	reasonInvalidUTF8:          "invalid_utf8",
+	reasonBadGzip:              "bad_gzip",
+	reasonTooLarge:             "too_large",
+	reasonUnsupportedMediaType: "unsupported_media_type",
+	reasonUnauthorized:         "unauthorized",
+	reasonForbiddenApp:         "forbidden_app",
+	reasonEmptyBody:            "empty_body",
+	reasonMsgCountMismatch:     "msg_count_mismatch",
+	reasonBackpressure:         "backpressure",
+	reasonClosed:               "closed",
+	reasonTruncated:            "truncated",
+}
+
+// format is a body format, chosen by Content-Type.
+type format uint8
+
+const (
+	formatUnknown format = iota
+	formatLogplex
+	formatNDJSON
+	formatText
+)
+
+// writer is who sends the request: the token's grant, or nobody when ingest
+// is open.
+type writer struct {
+	authed bool
+	token  string // the presented token (log-shuttle puts it in APP-NAME)
+	app    string
+	source string
+}
+
+// request is the per-request state, reused through Handler.pool.
+type request struct {
+	msgs     []sluice.Message
+	inflated []byte // decompressed body
+	report   []byte // the 400 body: "line 3: …; line 7: …"
+	problems int    // rejected lines or frames
+	// counts are the rejected lines or frames by reason, and the truncated
+	// (but accepted) messages.
+	counts [numReasons]int
+	// forbidden is the first line or frame (1-based) whose app the token
+	// may not write; the whole request is refused with 403.
+	forbidden    int
+	forbiddenApp string
+}
+
+// Largest per-request buffers kept in the pool; bigger ones are left to the
+// garbage collector so one huge request does not pin memory.
+const (
+	maxPooledMsgs  = 4096
+	maxPooledBytes = 1 << 20
+)
+
+func (h *Handler) getRequest() *request { return h.pool.Get().(*request) }
+
+func (h *Handler) putRequest(r *request) {
+	if cap(r.msgs) > maxPooledMsgs || cap(r.inflated) > maxPooledBytes {
+		return
+	}
+	clear(r.msgs[:cap(r.msgs)]) // drop references to the body
+	r.msgs = r.msgs[:0]
+	r.inflated = r.inflated[:0]
+	r.report = r.report[:0]
+	r.problems = 0
+	r.counts = [numReasons]int{}
+	r.forbidden = 0
+	r.forbiddenApp = ""
+	h.pool.Put(r)
+}
+
+// add appends a zero message and returns it for filling.
+func (r *request) add() *sluice.Message {
+	if len(r.msgs) == cap(r.msgs) {
+		r.msgs = append(r.msgs, sluice.Message{})
+	} else {
+		r.msgs = r.msgs[:len(r.msgs)+1]
+		r.msgs[len(r.msgs)-1] = sluice.Message{}
+	}
+	return &r.msgs[len(r.msgs)-1]
+}
+
+// unadd removes the message add returned last.
+func (r *request) unadd() {
+	r.msgs[len(r.msgs)-1] = sluice.Message{}
+	r.msgs = r.msgs[:len(r.msgs)-1]
+}
+
+// problem is why one line or frame was rejected. what is a constant, so
+// that an abusive body of a million bad lines costs no allocation per line.
+type problem struct {
+	reason reason
+	what   string
+	detail string // optional, a value quoted after what
+	err    string // optional, an error text after what and ": "
+	at     int    // optional 1-based byte offset in the line
+}
+
+// reject records that line (or frame) n was rejected. unit is "line" or
+// "frame".
+func (r *request) reject(unit string, n int, p problem) {
+	r.counts[p.reason]++
+	r.problems++
+	if r.problems > maxListed {
+		return
+	}
+	if len(r.report) > 0 {
+		r.report = append(r.report, "; "...)
+	}
+	r.report = append(r.report, unit...)
+	r.report = append(r.report, ' ')
+	r.report = strconv.AppendInt(r.report, int64(n), 10)
+	r.report = append(r.report, ": "...)
+	r.report = append(r.report, p.what...)
+	if p.detail != "" {
+		r.report = append(r.report, ' ')
+		r.report = appendQuotedLimit(r.report, p.detail, 64)
+	}
+	if p.err != "" {
+		r.report = append(r.report, ": "...)
+		r.report = appendOneLine(r.report, p.err, 160)
+	}
+	if p.at > 0 {
+		r.report = append(r.report, " at byte "...)
+		r.report = strconv.AppendInt(r.report, int64(p.at), 10)
+	}
+}
+
+// appendQuotedLimit appends s quoted (control characters and invalid UTF-8
+// escaped, so a report stays one clean line), cut to at most max bytes.
+func appendQuotedLimit(dst []byte, s string, max int) []byte {
+	s, cut := truncate(s, max)
+	dst = strconv.AppendQuote(dst, s)
+	if cut {
+		dst = append(dst, "…"...)
+	}
+	return dst
+}
+
+// appendOneLine appends s, cut to at most max bytes, with control
+// characters replaced by spaces.
+func appendOneLine(dst []byte, s string, max int) []byte {
+	s, cut := truncate(strings.ToValidUTF8(s, "\uFFFD"), max)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c == 0x7f {
+			c = ' '
+		}
+		dst = append(dst, c)
+	}
+	if cut {
+		dst = append(dst, "…"...)
+	}
+	return dst
+}
+
+// forbid records that line (or frame) n names an app the token may not
+// write. Only the first is reported.
+func (r *request) forbid(n int, app string) {
+	if r.forbidden == 0 {
+		r.forbidden = n
+		r.forbiddenApp = app
+	}
+}
+
+// ServeHTTP handles POST /logs. It is a fasthttp.RequestHandler.
+func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		h.respond(ctx, fasthttp.StatusMethodNotAllowed, reasonNone, "method not allowed: use POST")
+		return
+	}
+	w, ok := h.authenticate(ctx)
+	if !ok {
+		return
+	}
+	if !w.authed {
+		// Open ingest: the source is ?source= (NDJSON lines may name
+		// their own), "app" by default. With a token it is the token's.
+		w.source = "app"
+		if src := bytesString(ctx.QueryArgs().Peek("source")); src != "" {
+			if !auth.ValidName(src) {
+				h.respond(ctx, fasthttp.StatusBadRequest, reasonMalformed, "invalid source name "+quoteLimit(src))
+				return
+			}
+			w.source = src
+		}
+	}
+	f := formatOf(ctx.Request.Header.ContentType())
+	if f == formatUnknown {
+		h.respond(ctx, fasthttp.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+			"unsupported Content-Type: want application/logplex-1, application/x-ndjson or text/plain")
+		return
+	}
+	gzipped := false
+	switch enc := bytes.TrimSpace(ctx.Request.Header.ContentEncoding()); {
+	case len(enc) == 0 || bytes.EqualFold(enc, []byte("identity")):
+	case bytes.EqualFold(enc, []byte("gzip")) || bytes.EqualFold(enc, []byte("x-gzip")):
+		gzipped = true
+	default:
+		h.respond(ctx, fasthttp.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+			"unsupported Content-Encoding: want gzip or none")
+		return
+	}
+	received := time.Now()
+	r := h.getRequest()
+	defer h.putRequest(r)
+	body, ok := h.body(ctx, r, gzipped)
+	if !ok {
+		return
+	}
+
+	unit := "line"
+	switch f {
+	case formatLogplex:
+		unit = "frame"
+		if status, text := h.decodeLogplex(ctx, r, body, w, received); status != 0 {
+			h.respond(ctx, status, reasonMsgCountMismatch, text)
+			return
+		}
+	case formatNDJSON:
+		h.decodeNDJSON(r, body, w, received)
+	case formatText:
+		tw, status, rsn, text := textWriter(w, bytesString(ctx.QueryArgs().Peek("app")))
+		if status != 0 {
+			h.respond(ctx, status, rsn, text)
+			return
+		}
+		h.decodeText(r, body, tw, bytesString(ctx.QueryArgs().Peek("proc")), received)
+	}
+	if r.forbidden != 0 {
+		text := unit + " " + strconv.Itoa(r.forbidden) + ": this token may not write to app " + quoteLimit(r.forbiddenApp)
+		h.respond(ctx, fasthttp.StatusForbidden, reasonForbiddenApp, text)
+		return
+	}
+	if len(r.msgs) == 0 && r.problems == 0 {
+		h.respond(ctx, fasthttp.StatusBadRequest, reasonEmptyBody, "empty body")
+		return
+	}
+
+	h.publish(ctx, r)
+}
+
+// body returns the request body, decompressed into r.inflated when
+// gzipped. When the body is too large, empty or not valid gzip it answers
+// and returns false.
+func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]byte, bool) {
+	body := ctx.PostBody()
+	if int64(len(body)) > h.maxBody {
+		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+		return nil, false
+	}
+	if gzipped {
+		var err error
+		r.inflated, err = gunzip(r.inflated[:0], body, h.maxBody)
+		switch {
+		case errors.Is(err, errTooLarge):
+			h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+			return nil, false
+		case err != nil:
+			h.respond(ctx, fasthttp.StatusBadRequest, reasonBadGzip, "bad_gzip: "+err.Error())
+			return nil, false
+		}
+		body = r.inflated
+	}
+	if len(body) == 0 {
+		h.respond(ctx, fasthttp.StatusBadRequest, reasonEmptyBody, "empty body")
+		return nil, false
+	}
+	return body, true
+}
+
+// publish hands the decoded messages to the router and answers: 204, or
+// 400 listing the rejected lines or frames, or 429/503 when the router
+// takes nothing.
+func (h *Handler) publish(ctx *fasthttp.RequestCtx, r *request) {
+	if len(r.msgs) > 0 {
+		switch err := h.pub.TryPublish(r.msgs); {
+		case err == nil:
+			h.accepted.Add(float64(len(r.msgs)))
+		case errors.Is(err, sluice.ErrBackpressure):
+			ctx.Response.Header.Set("Retry-After", "1")
+			h.respond(ctx, fasthttp.StatusTooManyRequests, reasonBackpressure, "drain backlog full, retry later")
+			return
+		case errors.Is(err, sluice.ErrClosed):
+			ctx.Response.Header.Set("Retry-After", "1")
+			h.respond(ctx, fasthttp.StatusServiceUnavailable, reasonClosed, "shutting down, retry later")
+			return
+		default:
+			h.log.Error("publish http ingest batch", "messages", len(r.msgs), "err", err)
+			h.respond(ctx, fasthttp.StatusInternalServerError, reasonNone, "internal error")
+			return
+		}
+	}
+	// Line and frame problems are counted only now: a request refused as a
+	// whole above counts once, with its own reason.
+	for rsn, n := range r.counts {
+		if n > 0 {
+			h.rejected[rsn].Add(float64(n))
+		}
+	}
+	if r.problems == 0 {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
+	out := make([]byte, 0, len(r.report)+64)
+	out = append(out, "accepted "...)
+	out = strconv.AppendInt(out, int64(len(r.msgs)), 10)
+	out = append(out, " of "...)
+	out = strconv.AppendInt(out, int64(len(r.msgs)+r.problems), 10)
+	out = append(out, " messages; "...)
+	out = append(out, r.report...)
+	if more := r.problems - maxListed; more > 0 {
+		out = append(out, "; and "...)
+		out = strconv.AppendInt(out, int64(more), 10)
+		out = append(out, " more"...)
+	}
+	ctx.SetStatusCode(fasthttp.StatusBadRequest)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBody(append(out, '\n'))
+}
+
+func (h *Handler) tooLargeText() string {
+	return "body larger than " + strconv.FormatInt(h.maxBody, 10) + " bytes"
+}
+
+// respond answers a request refused as a whole and counts it once.
+func (h *Handler) respond(ctx *fasthttp.RequestCtx, status int, rsn reason, text string) {
+	if rsn != reasonNone {
+		h.rejected[rsn].Inc()
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(text + "\n")
+}
+
+// authenticate returns who sends the request. When tokens are enabled and
+// the request has no known token, or an admin token, it answers and returns
+// false.
+func (h *Handler) authenticate(ctx *fasthttp.RequestCtx) (writer, bool) {
+	if !h.tokens.Enabled() {
+		return writer{}, true
+	}
+	tok, ok := auth.FromAuthorization(bytesString(ctx.Request.Header.Peek("Authorization")))
+	var g auth.Grant
+	if ok {
+		g, ok = h.tokens.Lookup(tok)
+	}
+	if !ok {
+		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="sluice"`)
+		h.respond(ctx, fasthttp.StatusUnauthorized, reasonUnauthorized, "missing or unknown token")
+		return writer{}, false
+	}
+	if g.Admin {
+		h.respond(ctx, fasthttp.StatusForbidden, reasonForbiddenApp, "the admin token cannot write")
+		return writer{}, false
+	}
+	return writer{authed: true, token: tok, app: g.App, source: g.Source}, true
+}
+
+// ErrorHandler is a fasthttp.Server ErrorHandler that answers a body over
+// the server's MaxRequestBodySize with 413 (counted too_large) instead of
+// fasthttp's default 400, and other request-parsing errors like the default.
+func (h *Handler) ErrorHandler(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+	case errors.As(err, &small):
+		ctx.Error("request header too large", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	default:
+		var te interface{ Timeout() bool }
+		if errors.As(err, &te) && te.Timeout() {
+			ctx.Error("request timeout", fasthttp.StatusRequestTimeout)
+			return
+		}
+		ctx.Error("cannot parse request", fasthttp.StatusBadRequest)
+	}
+}
+
+// formatOf picks the body format from a Content-Type value; parameters such
+// as charset are ignored.
+func formatOf(ct []byte) format {
+	if i := bytes.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = bytes.TrimSpace(ct)
+	switch {
+	case bytes.EqualFold(ct, []byte("application/logplex-1")):
+		return formatLogplex
+	case bytes.EqualFold(ct, []byte("application/x-ndjson")):
+		return formatNDJSON
+	case bytes.EqualFold(ct, []byte("text/plain")):
+		return formatText
+	}
+	return formatUnknown
+}
+
+// truncate cuts a valid UTF-8 text to at most max bytes at a rune boundary.
+func truncate(s string, max int) (string, bool) {
+	if len(s) <= max {
+		return s, false
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
+}
+
+// bytesString views b as a string without copying. The request body and
+// headers that b points into do not change while the handler runs, and the
+// router copies what it keeps.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// Interface guard: ServeHTTP is a fasthttp.RequestHandler.
+var _ fasthttp.RequestHandler = (*Handler)(nil).ServeHTTP
