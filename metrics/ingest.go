@@ -15,10 +15,12 @@ type Ingest struct {
 	Messages *prometheus.CounterVec // labels: transport
 	// Rejected counts messages (or frames, or requests where no message
 	// could be read) refused, by transport and reason. Reasons are short
-	// snake_case words: malformed, bad_octet_count, invalid_utf8,
-	// unknown_token, forbidden_app, truncated (the message was kept but
-	// cut), too_large, idle_timeout, bad_gzip, unsupported_media_type,
-	// unauthorized, backpressure.
+	// snake_case words: malformed (including an APP-NAME that is not a
+	// valid app name), bad_octet_count, invalid_utf8, unknown_token,
+	// forbidden_app, truncated (the message was kept but cut), too_large,
+	// idle_timeout, bad_gzip, unsupported_media_type, unauthorized,
+	// empty_body, msg_count_mismatch, backpressure, closed. A line or frame
+	// counts once; an HTTP request refused as a whole counts once.
 	Rejected *prometheus.CounterVec // labels: transport, reason
 	// Connections is the number of open syslog TCP connections.
 	Connections prometheus.Gauge
