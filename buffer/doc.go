@@ -1,0 +1,30 @@
+// Package buffer owns the per-app rings that hold each app's recent lines
+// (what `sluice logs` reads) and the tail subscriptions that follow an app's
+// new lines as they arrive.
+//
+// Storage. An app's ring keeps each line once, in the tail-line format
+// without its timestamp ("SOURCE[PROC]: MESSAGE\n"), in a stream of
+// fixed-size chunks, plus one 16-byte index entry per line (timestamp in
+// microseconds, stream offset, source and proc lengths for filtering). There
+// is no heap object per line; the timestamp is formatted when a line is read,
+// which gives exactly the bytes of sluice.AppendLine. Chunks freed at the
+// head of a full ring are reused at its tail, so a steady Append allocates
+// nothing.
+//
+// Bounds. A ring holds at most Config.Lines lines and Config.BytesPerApp
+// bytes of tail lines (as Last returns them); the oldest lines go first. All
+// rings together hold at most Config.MemoryLimit bytes of memory (chunks,
+// index and a fixed per-app overhead): when Append goes over it, the oldest
+// lines of the least recently written apps are evicted, and an app whose
+// ring becomes empty (and that no tail follows) is forgotten. Every evicted
+// line is counted by reason in sluice_buffer_evicted_total.
+//
+// Concurrency. Store methods are safe for concurrent use. Each app's ring
+// has its own mutex, so appends to different apps do not contend; a short
+// global read lock guards the app map. Lock order: the app map, then a
+// ring. Append never blocks on a subscriber: a subscriber's queue holds
+// sequence numbers of matching lines (TailBuffer at most); when it is full
+// the oldest are dropped, counted, and reported to the subscriber as an
+// in-band L11 line before its next lines. A Subscription is read by one
+// goroutine (Next); Close may be called from any goroutine, at any time.
+package buffer

@@ -1,0 +1,449 @@
+package buffer
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluice-logs/sluice"
+)
+
+// Config bounds the rings. Zero values take the defaults of the daemon's
+// configuration (BUFFER_LINES, BUFFER_BYTES, MEMORY_LIMIT, TAIL_BUFFER).
+type Config struct {
+	// Lines is the most lines kept per app (BUFFER_LINES, default 1500).
+	Lines int
+	// BytesPerApp is the most bytes of tail lines kept per app
+	// (BUFFER_BYTES, default 1 MiB, at most 2 GiB). A line longer than
+	// this on its own is kept cut to fit.
+	BytesPerApp int64
+	// MemoryLimit bounds the memory of all rings together (MEMORY_LIMIT,
+	// default 256 MiB): the oldest lines of the least recently written
+	// apps are evicted first, and apps left empty are forgotten.
+	MemoryLimit int64
+	// TailBuffer is the most lines queued per subscriber (TAIL_BUFFER,
+	// default 1000); beyond it the oldest are dropped and reported in-band.
+	// The queue refers to lines in the ring, so a subscriber further
+	// behind than the ring reaches also loses what the ring evicted
+	// (reported the same way).
+	TailBuffer int
+}
+
+const maxBytesPerApp = 1 << 31
+
+func (c Config) withDefaults() Config {
+	if c.Lines <= 0 {
+		c.Lines = 1500
+	}
+	if c.BytesPerApp <= 0 {
+		c.BytesPerApp = 1 << 20
+	}
+	c.BytesPerApp = min(c.BytesPerApp, maxBytesPerApp)
+	if c.MemoryLimit <= 0 {
+		c.MemoryLimit = 256 << 20
+	}
+	if c.TailBuffer <= 0 {
+		c.TailBuffer = 1000
+	}
+	return c
+}
+
+// Filter selects lines by source and process. Ps "web" matches the procs
+// "web" and "web.N" (not "webby"). Empty fields match anything.
+type Filter struct {
+	Source string
+	Ps     string
+}
+
+// Store is the set of per-app rings. It is safe for concurrent use.
+type Store struct {
+	cfg Config
+
+	mu     sync.RWMutex // guards apps and closed
+	apps   map[string]*ring
+	closed bool
+
+	clock    atomic.Uint64 // orders appends, for least-recently-written eviction
+	mem      atomic.Int64  // memory of all rings
+	lines    atomic.Int64  // lines in all rings
+	sessions atomic.Int64  // open subscriptions
+
+	reclaimMu sync.Mutex
+	victims   []victim // scratch of reclaim, guarded by reclaimMu
+
+	groups sync.Pool // *grouper
+
+	evAppLines, evAppBytes, evMemory prometheus.Counter
+	tailDropped                      prometheus.Counter
+}
+
+type victim struct {
+	r  *ring
+	at uint64
+}
+
+// New returns an empty store. Its metrics are registered on reg unless reg
+// is nil.
+func New(cfg Config, reg prometheus.Registerer) *Store {
+	s := &Store{cfg: cfg.withDefaults(), apps: make(map[string]*ring)}
+	s.groups.New = func() any { return &grouper{last: make(map[*ring]int32)} }
+	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_buffer_evicted_total",
+		Help: "Lines evicted from the rings, by reason: app_lines (BUFFER_LINES), app_bytes (BUFFER_BYTES), memory (MEMORY_LIMIT).",
+	}, []string{"reason"})
+	s.evAppLines = evicted.WithLabelValues("app_lines")
+	s.evAppBytes = evicted.WithLabelValues("app_bytes")
+	s.evMemory = evicted.WithLabelValues("memory")
+	s.tailDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_tail_dropped_total",
+		Help: "Lines a tail subscriber did not read in time and missed (reported to it as L11 lines).",
+	})
+	if reg != nil {
+		reg.MustRegister(evicted, s.tailDropped,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sluice_buffer_apps",
+				Help: "Apps that have a ring.",
+			}, func() float64 {
+				s.mu.RLock()
+				defer s.mu.RUnlock()
+				return float64(len(s.apps))
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sluice_buffer_lines",
+				Help: "Lines held in all rings.",
+			}, func() float64 { return float64(s.lines.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sluice_buffer_bytes",
+				Help: "Memory held by all rings (lines, index, per-app overhead); bounded by MEMORY_LIMIT.",
+			}, func() float64 { return float64(s.mem.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sluice_tail_sessions",
+				Help: "Open tail subscriptions.",
+			}, func() float64 { return float64(s.sessions.Load()) }),
+		)
+	}
+	return s
+}
+
+// Stats is a snapshot of what the store holds.
+type Stats struct {
+	Apps      int
+	Lines     int64
+	LineBytes int64 // bytes of the held lines as tail lines
+	Memory    int64 // memory of all rings, what MemoryLimit bounds
+	Sessions  int64 // open subscriptions
+}
+
+// Stats walks every ring; it is meant for tests, benchmarks and debugging,
+// not for a hot path.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{Apps: len(s.apps), Memory: s.mem.Load(), Sessions: s.sessions.Load()}
+	for _, r := range s.apps {
+		r.mu.Lock()
+		st.Lines += int64(r.n)
+		st.LineBytes += r.lineBytes
+		r.mu.Unlock()
+	}
+	return st
+}
+
+// ring returns app's ring, creating it on first use.
+func (s *Store) ring(app string) *ring {
+	s.mu.RLock()
+	r := s.apps[app]
+	s.mu.RUnlock()
+	if r != nil {
+		return r
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r = s.apps[app]; r == nil {
+		r = newRing(strings.Clone(app))
+		s.apps[r.app] = r
+		s.mem.Add(r.mem)
+	}
+	return r
+}
+
+// appendAcc gathers what one Append changes in the store-wide counters, so
+// that they are updated once per call rather than per line.
+type appendAcc struct {
+	mem, lines int64
+	ev         evictions
+	tailDrops  uint64
+	now        time.Time // set on the first tail drop
+}
+
+// Append copies the batch into the apps' rings, in order within each app,
+// and queues the new lines for the apps' subscribers. It never blocks on a
+// subscriber. Safe for concurrent use; the batch is not kept.
+func (s *Store) Append(batch []sluice.Message) {
+	if len(batch) == 0 {
+		return
+	}
+	stamp := s.clock.Add(1)
+	var acc appendAcc
+	app := batch[0].App
+	single := true
+	for i := 1; i < len(batch); i++ {
+		if batch[i].App != app {
+			single = false
+			break
+		}
+	}
+	if single {
+		s.appendGroup(s.ring(app), batch, nil, 0, stamp, &acc)
+	} else {
+		g := s.groups.Get().(*grouper)
+		g.group(s, batch)
+		for _, h := range g.heads {
+			s.appendGroup(g.rings[h], batch, g.next, h, stamp, &acc)
+		}
+		g.reset()
+		s.groups.Put(g)
+	}
+	s.settle(&acc)
+}
+
+// appendGroup appends the messages of one app: batch itself when next is
+// nil, else the chain batch[first], batch[next[first]], ...
+func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first int32, stamp uint64, acc *appendAcc) {
+	r.mu.Lock()
+	for r.dead {
+		// Forgotten since we looked it up: the next lookup makes a new one.
+		r.mu.Unlock()
+		r = s.ring(r.app)
+		r.mu.Lock()
+	}
+	mem0, n0, seq0 := r.mem, r.n, r.seq
+	lines, maxBytes := s.cfg.Lines, s.cfg.BytesPerApp
+	if next == nil {
+		for i := range batch {
+			r.put(&batch[i], lines, maxBytes, &acc.ev)
+		}
+	} else {
+		for i := first; i >= 0; i = next[i] {
+			r.put(&batch[i], lines, maxBytes, &acc.ev)
+		}
+	}
+	r.lastWrite.Store(stamp)
+	acc.mem += r.mem - mem0
+	acc.lines += int64(r.n - n0)
+	if len(r.subs) > 0 {
+		s.feed(r, seq0, acc)
+	}
+	r.mu.Unlock()
+}
+
+// feed queues the lines from seq0 on for r's subscribers. The caller holds
+// r.mu.
+func (s *Store) feed(r *ring, seq0 uint64, acc *appendAcc) {
+	oldest := r.seq - uint64(r.n)
+	// Lines a batch larger than the ring pushed out at once never reach
+	// the subscribers.
+	skipped := uint64(0)
+	if seq0 < oldest {
+		skipped, seq0 = oldest-seq0, oldest
+	}
+	for _, sub := range r.subs {
+		dropped := uint64(0)
+		if skipped > 0 {
+			dropped += skipped
+		}
+		for seq := seq0; seq < r.seq; seq++ {
+			if r.matches(int(seq-oldest), &sub.f) && sub.push(seq) {
+				dropped++
+			}
+		}
+		if dropped > 0 {
+			if acc.now.IsZero() {
+				acc.now = time.Now()
+			}
+			sub.noteDrops(dropped, acc.now)
+			acc.tailDrops += dropped
+		}
+		sub.notify()
+	}
+}
+
+// settle applies one Append's changes to the store-wide counters and
+// reclaims memory if the rings went over the limit.
+func (s *Store) settle(acc *appendAcc) {
+	mem := s.mem.Add(acc.mem)
+	s.lines.Add(acc.lines)
+	if acc.ev.appLines > 0 {
+		s.evAppLines.Add(float64(acc.ev.appLines))
+	}
+	if acc.ev.appBytes > 0 {
+		s.evAppBytes.Add(float64(acc.ev.appBytes))
+	}
+	if acc.tailDrops > 0 {
+		s.tailDropped.Add(float64(acc.tailDrops))
+	}
+	if mem > s.cfg.MemoryLimit {
+		s.reclaim()
+	}
+}
+
+// reclaim evicts the oldest lines of the least recently written apps until
+// the rings are a little under MemoryLimit (so that it runs once per
+// MemoryLimit/16 of new data, not per Append), and forgets apps left empty.
+// One caller reclaims at a time; others go on, slightly over the limit for
+// the moment.
+func (s *Store) reclaim() {
+	if !s.reclaimMu.TryLock() {
+		return
+	}
+	defer s.reclaimMu.Unlock()
+	limit := s.cfg.MemoryLimit
+	low := limit - limit/16
+	if s.mem.Load() <= limit {
+		return
+	}
+	s.mu.RLock()
+	for _, r := range s.apps {
+		s.victims = append(s.victims, victim{r, r.lastWrite.Load()})
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(s.victims, func(a, b victim) int { return cmp.Compare(a.at, b.at) })
+	var evicted int64
+	for _, v := range s.victims {
+		if s.mem.Load() <= low {
+			break
+		}
+		r := v.r
+		r.mu.Lock()
+		if r.dead {
+			r.mu.Unlock()
+			continue
+		}
+		mem0, n0 := r.mem, r.n
+		for r.n > 0 && s.mem.Load()+(r.mem-mem0) > low {
+			r.evictOldest()
+		}
+		r.compact()
+		evicted += int64(n0 - r.n)
+		s.lines.Add(int64(r.n - n0))
+		s.mem.Add(r.mem - mem0)
+		empty := r.n == 0 && len(r.subs) == 0
+		r.mu.Unlock()
+		if empty {
+			s.forget(r)
+		}
+	}
+	clear(s.victims)
+	s.victims = s.victims[:0]
+	if evicted > 0 {
+		s.evMemory.Add(float64(evicted))
+	}
+}
+
+// forget removes r from the store if it is still empty and unwatched.
+func (s *Store) forget(r *ring) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.dead && r.n == 0 && len(r.subs) == 0 {
+		s.dropLocked(r)
+	}
+}
+
+// dropLocked removes r from the store and gives back its memory. The caller
+// holds s.mu and r.mu.
+func (s *Store) dropLocked(r *ring) {
+	r.compact()
+	r.dead = true
+	delete(s.apps, r.app)
+	s.mem.Add(-r.mem)
+	r.mem = 0
+}
+
+// Last appends to dst the last n lines of app that pass f, oldest first,
+// each formatted as a tail line (sluice.AppendLine). The whole ring is
+// searched. An unknown app has no lines.
+func (s *Store) Last(dst []byte, app string, n int, f Filter) []byte {
+	s.mu.RLock()
+	r := s.apps[app]
+	s.mu.RUnlock()
+	if r == nil {
+		return dst
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.appendLast(dst, n, &f, r.seq)
+}
+
+// Close ends every subscription (their Next returns io.EOF) and makes later
+// ones end at once. Append and Last keep working.
+func (s *Store) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for _, r := range s.apps {
+		r.mu.Lock()
+		for _, sub := range r.subs {
+			sub.closeLocked()
+		}
+		r.subs = nil
+		if r.n == 0 {
+			s.dropLocked(r)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// grouper links the messages of a mixed batch by app, so that each app's
+// ring is locked once per Append. Pooled; next and heads are reused.
+type grouper struct {
+	rings []*ring // ring of each message
+	next  []int32 // next message of the same ring, -1 at the end
+	heads []int32 // first message of each ring, in order of appearance
+	last  map[*ring]int32
+}
+
+func (g *grouper) group(s *Store, batch []sluice.Message) {
+	// Look the apps up under one read lock; create the missing ones after.
+	missing := false
+	var r *ring
+	s.mu.RLock()
+	for i := range batch {
+		if r == nil || batch[i].App != r.app {
+			r = s.apps[batch[i].App]
+			missing = missing || r == nil
+		}
+		g.rings = append(g.rings, r)
+	}
+	s.mu.RUnlock()
+	if missing {
+		for i, r := range g.rings {
+			if r == nil {
+				g.rings[i] = s.ring(batch[i].App)
+			}
+		}
+	}
+	for i, r := range g.rings {
+		g.next = append(g.next, -1)
+		if j, ok := g.last[r]; ok {
+			g.next[j] = int32(i)
+		} else {
+			g.heads = append(g.heads, int32(i))
+		}
+		g.last[r] = int32(i)
+	}
+}
+
+func (g *grouper) reset() {
+	clear(g.rings)
+	g.rings, g.next, g.heads = g.rings[:0], g.next[:0], g.heads[:0]
+	clear(g.last)
+}

@@ -1,0 +1,606 @@
+package buffer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluice-logs/sluice"
+)
+
+var t0 = time.Date(2026, 11, 25, 20, 29, 46, 123456789, time.UTC)
+
+func msg(app, proc, text string) sluice.Message {
+	return sluice.Message{Time: t0, App: app, Source: "app", Proc: proc, Text: text}
+}
+
+func line(m sluice.Message) string { return string(sluice.AppendLine(nil, &m)) }
+
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	l := strings.SplitAfter(string(b), "\n")
+	return l[:len(l)-1]
+}
+
+func TestLineFormatMatchesAppendLine(t *testing.T) {
+	cases := []sluice.Message{
+		{Time: t0, Source: "app", Proc: "web.1", Text: "hello"},
+		{Time: t0, Source: "", Proc: "", Text: ""},
+		{Time: t0.In(time.FixedZone("X", 5*3600)), Source: "router", Proc: "web", Text: "héllo wörld ✓"},
+		{Time: time.Date(1969, 12, 31, 23, 59, 59, 999_999_999, time.UTC), Source: "app", Text: "before epoch"},
+		{Time: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), Source: "app", Text: "zero year 1"},
+		{Time: time.Time{}, Source: "app", Text: "zero time"},
+		{Time: time.Date(12000, 1, 1, 0, 0, 0, 1000, time.UTC), Source: "app", Text: "far future"},
+		{Time: time.Date(2026, 1, 1, 0, 0, 0, 999, time.UTC), Source: "app", Proc: "p", Text: "sub-µs"},
+	}
+	for i, m := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			s := New(Config{}, nil)
+			m.App = "a"
+			s.Append([]sluice.Message{m})
+			got := string(s.Last(nil, "a", 10, Filter{}))
+			if want := line(m); got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// model is the obvious implementation of a ring's bounds, to check the
+// compact one against.
+type model struct {
+	lines    []sluice.Message
+	maxLines int
+	maxBytes int
+	bytes    int
+}
+
+func (m *model) put(msg sluice.Message) {
+	src := msg.Source
+	if src == "" {
+		src = "app"
+	}
+	hdr := tsLen + len(src) + 3
+	if msg.Proc != "" {
+		hdr += len(msg.Proc) + 2
+	}
+	if hdr+len(msg.Text) > m.maxBytes {
+		room := m.maxBytes - hdr
+		for room > 0 && (msg.Text[room]&0xC0) == 0x80 {
+			room--
+		}
+		msg.Text = msg.Text[:room]
+	}
+	size := len(line(msg))
+	for len(m.lines) >= m.maxLines {
+		m.evict()
+	}
+	for len(m.lines) > 0 && m.bytes+size > m.maxBytes {
+		m.evict()
+	}
+	m.lines = append(m.lines, msg)
+	m.bytes += size
+}
+
+func (m *model) evict() {
+	m.bytes -= len(line(m.lines[0]))
+	m.lines = m.lines[1:]
+}
+
+func (m *model) last(n int, f Filter) string {
+	var out []string
+	for i := len(m.lines) - 1; i >= 0 && len(out) < n; i-- {
+		l := m.lines[i]
+		src := l.Source
+		if src == "" {
+			src = "app"
+		}
+		if f.Source != "" && src != f.Source {
+			continue
+		}
+		if f.Ps != "" && l.Proc != f.Ps && !strings.HasPrefix(l.Proc, f.Ps+".") {
+			continue
+		}
+		out = append(out, line(l))
+	}
+	var b strings.Builder
+	for i := len(out) - 1; i >= 0; i-- {
+		b.WriteString(out[i])
+	}
+	return b.String()
+}
+
+func randMsg(rng *rand.Rand, app string, i int) sluice.Message {
+	sources := []string{"", "app", "router", "heroku"}
+	procs := []string{"", "web", "web.1", "web.12", "webby", "worker.3", "w"}
+	var text strings.Builder
+	fmt.Fprintf(&text, "#%d ", i)
+	for n := rng.IntN(300); n > 0; n-- {
+		if rng.IntN(10) == 0 {
+			text.WriteString("é✓")
+		} else {
+			text.WriteByte(byte('a' + rng.IntN(26)))
+		}
+	}
+	return sluice.Message{
+		Time:   time.Unix(1_700_000_000+int64(i/7), int64(rng.IntN(1e9))),
+		App:    app,
+		Source: sources[rng.IntN(len(sources))],
+		Proc:   procs[rng.IntN(len(procs))],
+		Text:   text.String(),
+	}
+}
+
+func TestRingAgainstModel(t *testing.T) {
+	filters := []Filter{{}, {Ps: "web"}, {Ps: "web.1"}, {Source: "router"}, {Source: "app", Ps: "worker"}, {Ps: "nope"}}
+	cases := []struct {
+		name     string
+		lines    int
+		maxBytes int64
+	}{
+		{"lines bound", 7, 1 << 20},
+		{"bytes bound", 1000, 3000},
+		{"both, tiny", 3, 400},
+		{"one line", 1, 1 << 20},
+		{"bytes smaller than a line", 100, 120},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, uint64(tc.lines)))
+			s := New(Config{Lines: tc.lines, BytesPerApp: tc.maxBytes, MemoryLimit: 1 << 30}, nil)
+			m := &model{maxLines: tc.lines, maxBytes: int(tc.maxBytes)}
+			for i := 0; i < 600; {
+				batch := make([]sluice.Message, 1+rng.IntN(9))
+				for j := range batch {
+					batch[j] = randMsg(rng, "a", i)
+					m.put(batch[j])
+					i++
+				}
+				s.Append(batch)
+				if i%5 == 0 {
+					for _, f := range filters {
+						for _, n := range []int{0, 1, 3, 1 << 20} {
+							got := string(s.Last(nil, "a", n, f))
+							if want := m.last(n, f); got != want {
+								t.Fatalf("after %d: Last(%d, %+v):\ngot  %q\nwant %q", i, n, f, got, want)
+							}
+						}
+					}
+				}
+			}
+			st := s.Stats()
+			if st.Lines != int64(len(m.lines)) || st.LineBytes != int64(m.bytes) {
+				t.Fatalf("stats %+v, model %d lines %d bytes", st, len(m.lines), m.bytes)
+			}
+			if st.LineBytes > tc.maxBytes || st.Lines > int64(tc.lines) {
+				t.Fatalf("bounds exceeded: %+v", st)
+			}
+		})
+	}
+}
+
+func TestFilterPs(t *testing.T) {
+	s := New(Config{}, nil)
+	s.Append([]sluice.Message{
+		msg("a", "web", "1"), msg("a", "web.1", "2"), msg("a", "webby", "3"),
+		msg("a", "web.2", "4"), msg("a", "", "5"), msg("a", "worker.1", "6"),
+		{Time: t0, App: "a", Source: "router", Proc: "web.1", Text: "7"},
+	})
+	cases := []struct {
+		f    Filter
+		n    int
+		want []string
+	}{
+		{Filter{Ps: "web"}, 100, []string{"1", "2", "4", "7"}},
+		{Filter{Ps: "web"}, 2, []string{"4", "7"}},
+		{Filter{Ps: "web.1"}, 100, []string{"2", "7"}},
+		{Filter{Ps: "webby"}, 100, []string{"3"}},
+		{Filter{Ps: "we"}, 100, nil},
+		{Filter{Source: "router"}, 100, []string{"7"}},
+		{Filter{Source: "app", Ps: "web"}, 100, []string{"1", "2", "4"}},
+		{Filter{}, 3, []string{"5", "6", "7"}},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%+v/%d", tc.f, tc.n), func(t *testing.T) {
+			var got []string
+			for _, l := range lines(s.Last(nil, "a", tc.n, tc.f)) {
+				got = append(got, l[strings.LastIndex(l, " ")+1:len(l)-1])
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEvictionMetrics(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	s := New(Config{Lines: 5, BytesPerApp: 1 << 20}, reg)
+	for i := 0; i < 12; i++ {
+		s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint(i))})
+	}
+	if got := len(lines(s.Last(nil, "a", 100, Filter{}))); got != 5 {
+		t.Fatalf("kept %d lines, want 5", got)
+	}
+	for _, c := range []struct {
+		name, reason string
+		want         float64
+	}{
+		{"sluice_buffer_evicted_total", "app_lines", 7},
+		{"sluice_buffer_evicted_total", "app_bytes", 0},
+		{"sluice_buffer_evicted_total", "memory", 0},
+		{"sluice_buffer_lines", "", 5},
+		{"sluice_buffer_apps", "", 1},
+	} {
+		if got := metric(t, reg, c.name, c.reason); got != c.want {
+			t.Fatalf("%s{%s} = %v, want %v", c.name, c.reason, got, c.want)
+		}
+	}
+}
+
+func TestMemoryLimitEvictsLeastRecentlyWritten(t *testing.T) {
+	// Each app fills about 40 KiB; the limit holds about three of them.
+	const limit = 128 << 10
+	reg := prometheus.NewRegistry()
+	s := New(Config{Lines: 100000, BytesPerApp: 40 << 10, MemoryLimit: limit}, reg)
+	text := strings.Repeat("x", 200)
+	fill := func(app string) {
+		for i := 0; i < 200; i++ {
+			s.Append([]sluice.Message{msg(app, "web.1", text)})
+		}
+	}
+	count := func(app string) int { return len(lines(s.Last(nil, app, 1<<20, Filter{}))) }
+	fill("a")
+	fill("b")
+	fill("c")
+	full := count("c")
+	if st := s.Stats(); st.Apps != 3 || count("a") != full {
+		t.Fatalf("before the limit: %+v", st)
+	}
+	fill("d")
+	if m := s.Stats().Memory; m > limit {
+		t.Fatalf("memory %d over the limit %d", m, limit)
+	}
+	if got := count("a"); got != 0 {
+		t.Fatalf("least recently written app a still has %d lines", got)
+	}
+	s.mu.RLock()
+	_, known := s.apps["a"]
+	s.mu.RUnlock()
+	if known {
+		t.Fatalf("emptied app a is still known")
+	}
+	if count("c") != full || count("d") != full {
+		t.Fatalf("c or d lost lines while b had some: b %d, c %d, d %d, full %d", count("b"), count("c"), count("d"), full)
+	}
+	// Writing a again makes it the most recent: b loses lines before c.
+	fill("a")
+	if count("b") >= full || count("c") != full || count("a") != full {
+		t.Fatalf("b %d, c %d, a %d lines, full %d: b should go first", count("b"), count("c"), count("a"), full)
+	}
+	if got := metric(t, reg, "sluice_buffer_evicted_total", "memory"); got == 0 {
+		t.Fatalf("no memory evictions counted")
+	}
+}
+
+func TestManyAppsStayUnderMemoryLimit(t *testing.T) {
+	const limit = 256 << 10
+	s := New(Config{MemoryLimit: limit}, nil)
+	for i := 0; i < 2000; i++ {
+		s.Append([]sluice.Message{msg(fmt.Sprintf("app-%d", i), "web.1", "hello")})
+		if m := s.mem.Load(); m > limit+8<<10 {
+			t.Fatalf("after app %d memory is %d", i, m)
+		}
+	}
+	st := s.Stats()
+	if st.Apps == 0 || st.Apps >= 2000 {
+		t.Fatalf("apps %d: want some apps forgotten, the newest kept", st.Apps)
+	}
+	if got := len(s.Last(nil, "app-1999", 10, Filter{})); got == 0 {
+		t.Fatalf("newest app lost its line")
+	}
+}
+
+func TestMixedBatchKeepsOrderPerApp(t *testing.T) {
+	s := New(Config{}, nil)
+	var batch []sluice.Message
+	for i := 0; i < 300; i++ {
+		batch = append(batch, msg(fmt.Sprintf("app-%d", i%7), "", fmt.Sprint(i)))
+	}
+	s.Append(batch)
+	for a := 0; a < 7; a++ {
+		var want strings.Builder
+		for i := a; i < 300; i += 7 {
+			want.WriteString(line(batch[i]))
+		}
+		if got := string(s.Last(nil, fmt.Sprintf("app-%d", a), 1000, Filter{})); got != want.String() {
+			t.Fatalf("app-%d: got %q, want %q", a, got, want.String())
+		}
+	}
+}
+
+func TestAppendCopies(t *testing.T) {
+	s := New(Config{}, nil)
+	buf := []byte("web.1 hello")
+	m := sluice.Message{Time: t0, App: "a", Proc: unsafeStr(buf[:5]), Text: unsafeStr(buf[6:])}
+	s.Append([]sluice.Message{m})
+	copy(buf, "XXXXXXXXXXX")
+	if got := string(s.Last(nil, "a", 1, Filter{Ps: "web"})); !strings.HasSuffix(got, "app[web.1]: hello\n") {
+		t.Fatalf("ring aliases the caller's buffer: %q", got)
+	}
+}
+
+func TestAppendSteadyStateDoesNotAllocate(t *testing.T) {
+	s := New(Config{Lines: 100}, nil)
+	batch := make([]sluice.Message, 16)
+	for i := range batch {
+		batch[i] = msg("a", "web.1", strings.Repeat("y", 90+i))
+	}
+	mixed := make([]sluice.Message, 16)
+	for i := range mixed {
+		mixed[i] = msg(fmt.Sprint("m", i%4), "web.1", strings.Repeat("y", 90+i))
+	}
+	for i := 0; i < 100; i++ {
+		s.Append(batch)
+		s.Append(mixed)
+	}
+	if n := testing.AllocsPerRun(200, func() { s.Append(batch) }); n != 0 {
+		t.Fatalf("Append of one app allocates %.1f times per call", n)
+	}
+	if n := testing.AllocsPerRun(200, func() { s.Append(mixed) }); n > 0 && !raceEnabled {
+		t.Fatalf("Append of a mixed batch allocates %.1f times per call", n)
+	}
+}
+
+func TestSubscriptionBacklogThenNext(t *testing.T) {
+	s := New(Config{}, nil)
+	for i := 0; i < 5; i++ {
+		s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint("old", i))})
+	}
+	sub := s.Subscribe("a", Filter{Ps: "web"})
+	defer sub.Close()
+	s.Append([]sluice.Message{msg("a", "web.2", "new1"), msg("a", "worker.1", "skip"), msg("a", "web", "new2")})
+	got := lines(sub.Backlog(nil, 2))
+	if len(got) != 2 || !strings.HasSuffix(got[0], "old3\n") || !strings.HasSuffix(got[1], "old4\n") {
+		t.Fatalf("backlog %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := sub.Next(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(b); len(got) != 2 || !strings.HasSuffix(got[0], "new1\n") || !strings.HasSuffix(got[1], "new2\n") {
+		t.Fatalf("next %q", got)
+	}
+}
+
+// TestSubscribeDuringAppendNoGapNoDuplicate subscribes while writers append
+// numbered lines: backlog plus Next must be exactly the lines in order.
+func TestSubscribeDuringAppendNoGapNoDuplicate(t *testing.T) {
+	s := New(Config{Lines: 100000, BytesPerApp: 1 << 30, TailBuffer: 100000}, nil)
+	const total = 20000
+	var wg sync.WaitGroup
+	wg.Add(1)
+	started := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		for i := 0; i < total; i += 4 {
+			if i == 2000 {
+				close(started)
+			}
+			s.Append([]sluice.Message{msg("a", "", fmt.Sprint(i)), msg("a", "", fmt.Sprint(i+1)),
+				msg("a", "", fmt.Sprint(i+2)), msg("a", "", fmt.Sprint(i+3))})
+		}
+	}()
+	<-started
+	sub := s.Subscribe("a", Filter{})
+	defer sub.Close()
+	got := lines(sub.Backlog(nil, total))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var buf []byte
+	for len(got) < total {
+		var err error
+		buf, err = sub.Next(ctx, buf[:0])
+		if err != nil {
+			t.Fatalf("after %d lines: %v", len(got), err)
+		}
+		got = append(got, lines(buf)...)
+	}
+	wg.Wait()
+	for i, l := range got {
+		if want := fmt.Sprintf(": %d\n", i); !strings.HasSuffix(l, want) {
+			t.Fatalf("line %d is %q", i, l)
+		}
+	}
+}
+
+func TestSlowSubscriberGetsL11(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := New(Config{TailBuffer: 4}, reg)
+	sub := s.Subscribe("a", Filter{})
+	defer sub.Close()
+	for i := 0; i < 10; i++ {
+		s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint(i))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := sub.Next(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lines(b)
+	if len(got) != 5 {
+		t.Fatalf("got %q", got)
+	}
+	if !strings.Contains(got[0], " sluice[tail]: Error L11 (Tail buffer overflow): 6 messages dropped since ") {
+		t.Fatalf("first line %q", got[0])
+	}
+	for i, l := range got[1:] {
+		if !strings.HasSuffix(l, fmt.Sprintf(": %d\n", 6+i)) {
+			t.Fatalf("line %d %q", i, l)
+		}
+	}
+	if n := metric(t, reg, "sluice_tail_dropped_total", ""); n != 6 {
+		t.Fatalf("sluice_tail_dropped_total %v", n)
+	}
+}
+
+func TestSubscriberOutrunByRingGetsL11(t *testing.T) {
+	s := New(Config{Lines: 3, TailBuffer: 100}, nil)
+	sub := s.Subscribe("a", Filter{})
+	defer sub.Close()
+	for i := 0; i < 10; i++ {
+		s.Append([]sluice.Message{msg("a", "", fmt.Sprint(i))})
+	}
+	b, err := sub.Next(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lines(b)
+	if len(got) != 4 || !strings.Contains(got[0], "L11 (Tail buffer overflow): 7 messages dropped") {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestSubscriptionClose(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := New(Config{}, reg)
+	sessions := func() float64 { return metric(t, reg, "sluice_tail_sessions", "") }
+	cases := []struct {
+		name  string
+		close func(*Subscription)
+	}{
+		{"Subscription.Close", func(sub *Subscription) { sub.Close() }},
+		{"Store.Close", func(*Subscription) { s.Close() }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := s.Subscribe("quiet", Filter{})
+			if got := sessions(); got != 1 {
+				t.Fatalf("sessions %v", got)
+			}
+			errc := make(chan error, 1)
+			go func() {
+				_, err := sub.Next(context.Background(), nil)
+				errc <- err
+			}()
+			tc.close(sub)
+			select {
+			case err := <-errc:
+				if err != io.EOF {
+					t.Fatalf("Next: %v, want io.EOF", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Next did not return after Close")
+			}
+			sub.Close()
+			if got := sessions(); got != 0 {
+				t.Fatalf("sessions %v after close", got)
+			}
+		})
+	}
+	if _, err := s.Subscribe("x", Filter{}).Next(context.Background(), nil); err != io.EOF {
+		t.Fatalf("Subscribe after Store.Close: %v", err)
+	}
+	// An app that only had a watcher is forgotten when it leaves.
+	if st := s.Stats(); st.Apps != 0 {
+		t.Fatalf("apps %d", st.Apps)
+	}
+}
+
+func TestNextHonoursContext(t *testing.T) {
+	s := New(Config{}, nil)
+	sub := s.Subscribe("a", Filter{})
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sub.Next(ctx, nil); err != context.Canceled {
+		t.Fatalf("Next: %v", err)
+	}
+}
+
+func TestConcurrentAppendSubscribeAndReclaim(t *testing.T) {
+	s := New(Config{Lines: 50, MemoryLimit: 128 << 10, TailBuffer: 8}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(7, 9))
+	pool := make([]sluice.Message, 512)
+	for i := range pool {
+		pool[i] = randMsg(rng, fmt.Sprint("app-", rng.IntN(40)), i)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1000 && ctx.Err() == nil; i++ {
+				k := (i * 8 * (w + 1)) % (len(pool) - 8)
+				s.Append(pool[k : k+8])
+			}
+		}()
+	}
+	for r := 0; r < 3; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for i := 0; i < 200 && ctx.Err() == nil; i++ {
+				sub := s.Subscribe(fmt.Sprint("app-", i%40), Filter{Ps: "web"})
+				buf = sub.Backlog(buf[:0], 10)
+				c, stop := context.WithTimeout(ctx, time.Millisecond)
+				buf, _ = sub.Next(c, buf[:0])
+				stop()
+				sub.Close()
+				buf = s.Last(buf[:0], fmt.Sprint("app-", i%40), 5, Filter{Source: "router"})
+			}
+		}()
+	}
+	wg.Wait()
+	st := s.Stats()
+	if st.Sessions != 0 {
+		t.Fatalf("sessions %d", st.Sessions)
+	}
+	if st.Memory > 128<<10+64<<10 {
+		t.Fatalf("memory %d", st.Memory)
+	}
+}
+
+func unsafeStr(b []byte) string { return unsafe.String(&b[0], len(b)) }
+
+// metric reads one sample from reg: name, and the reason label when given.
+func metric(t *testing.T, reg prometheus.Gatherer, name, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if reason != "" && (len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != reason) {
+				continue
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no metric %s{%s}", name, reason)
+	return 0
+}

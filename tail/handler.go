@@ -1,0 +1,215 @@
+package tail
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/buffer"
+	"github.com/valyala/fasthttp"
+)
+
+// Config is what the handler needs.
+type Config struct {
+	Store  *buffer.Store
+	Tokens *auth.Tokens // nil or empty: reads are open
+	Logger *slog.Logger // nil: discard
+	// WriteTimeout bounds one write to a tail client; a client that
+	// accepts nothing for this long is disconnected (default 30s).
+	WriteTimeout time.Duration
+}
+
+// DefaultNum is how many lines a request without num gets.
+const DefaultNum = 100
+
+// maxNum caps num: no ring holds more lines than BUFFER_LINES allows.
+const maxNum = 10_000_000
+
+// shutdownGrace bounds the final write of each session at Shutdown.
+const shutdownGrace = time.Second
+
+// Handler serves GET /apps/{app}/logs.
+type Handler struct {
+	store        *buffer.Store
+	tokens       *auth.Tokens
+	log          *slog.Logger
+	writeTimeout time.Duration
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[*session]struct{}
+	// wg counts running sessions. Add happens under mu while !closed, so
+	// every Add comes before Shutdown's Wait.
+	wg sync.WaitGroup
+}
+
+// New returns a handler reading from cfg.Store.
+func New(cfg Config) *Handler {
+	h := &Handler{
+		store:        cfg.Store,
+		tokens:       cfg.Tokens,
+		log:          cfg.Logger,
+		writeTimeout: cfg.WriteTimeout,
+		sessions:     make(map[*session]struct{}),
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.writeTimeout <= 0 {
+		h.writeTimeout = 30 * time.Second
+	}
+	return h
+}
+
+// query is a parsed request.
+type query struct {
+	num    int
+	tail   bool
+	filter buffer.Filter
+}
+
+func parseQuery(args *fasthttp.Args) (query, error) {
+	q := query{num: DefaultNum}
+	var errs []error
+	if v := args.Peek("num"); v != nil {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 0 || v[0] == '+' {
+			errs = append(errs, fmt.Errorf("num %q: want a whole number, 0 or more", v))
+		}
+		q.num = min(n, maxNum)
+	}
+	if args.Has("tail") {
+		switch v := string(args.Peek("tail")); v {
+		case "", "1", "true":
+			q.tail = true
+		case "0", "false":
+		default:
+			errs = append(errs, fmt.Errorf("tail %q: want 1 or 0", v))
+		}
+	}
+	if v := args.Peek("source"); len(v) > 0 {
+		if !auth.ValidName(string(v)) {
+			errs = append(errs, fmt.Errorf("source %q: want 1 to 48 printable characters", v))
+		}
+		q.filter.Source = string(v)
+	}
+	if v := args.Peek("ps"); len(v) > 0 {
+		if !validProc(v) {
+			errs = append(errs, fmt.Errorf("ps %q: want 1 to 128 printable characters", v))
+		}
+		q.filter.Ps = string(v)
+	}
+	return q, errors.Join(errs...)
+}
+
+// validProc accepts what can be a syslog PROCID: 1 to 128 printable
+// US-ASCII characters.
+func validProc(b []byte) bool {
+	if len(b) == 0 || len(b) > 128 {
+		return false
+	}
+	for _, c := range b {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// ServeHTTP answers a read of app's lines; the caller has matched the path
+// and the method (GET or HEAD).
+func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx, app string) {
+	if !auth.ValidName(app) {
+		ctx.Error("invalid app name\n", fasthttp.StatusBadRequest)
+		return
+	}
+	if h.tokens.Enabled() && !h.authorize(ctx, app) {
+		return
+	}
+	q, err := parseQuery(ctx.QueryArgs())
+	if err != nil {
+		ctx.Error(err.Error()+"\n", fasthttp.StatusBadRequest)
+		return
+	}
+	if !q.tail || ctx.IsHead() {
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.Response.Header.Set("Cache-Control", "no-cache")
+		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+		ctx.SetBody(h.store.Last(nil, app, q.num, q.filter))
+		return
+	}
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		ctx.Error("shutting down\n", fasthttp.StatusServiceUnavailable) // resets the headers
+		ctx.Response.Header.Set("Retry-After", "1")
+		return
+	}
+	s := &session{
+		h:      h,
+		app:    app,
+		q:      q,
+		http11: ctx.Request.Header.IsHTTP11(),
+		remote: ctx.RemoteAddr().String(),
+	}
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(s.run)
+}
+
+// authorize checks the request's token against app and answers 401 or 403
+// when it fails.
+func (h *Handler) authorize(ctx *fasthttp.RequestCtx, app string) bool {
+	tok, ok := auth.FromAuthorization(string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)))
+	grant, known := h.tokens.Lookup(tok)
+	switch {
+	case !ok || !known:
+		ctx.Error("unauthorized\n", fasthttp.StatusUnauthorized) // resets the headers
+		ctx.Response.Header.Add(fasthttp.HeaderWWWAuthenticate, `Basic realm="sluice"`)
+		ctx.Response.Header.Add(fasthttp.HeaderWWWAuthenticate, `Bearer realm="sluice"`)
+		return false
+	case !grant.CanRead(app):
+		ctx.Error("forbidden: the token may not read this app\n", fasthttp.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+// Shutdown ends every tail session: each sends the end of its response
+// (within a second) and closes. It waits for them, and later tail requests
+// get 503.
+func (h *Handler) Shutdown() {
+	h.mu.Lock()
+	h.closed = true
+	for s := range h.sessions {
+		s.stop(time.Now().Add(shutdownGrace))
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+// track registers a running session; it reports false when the handler is
+// shutting down (the session must end at once). Sessions register
+// themselves once fasthttp hands them the connection, which it may fail to
+// do, so that Shutdown never waits for one that never ran.
+func (h *Handler) track(s *session) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.sessions[s] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Handler) untrack(s *session) {
+	h.mu.Lock()
+	delete(h.sessions, s)
+	h.mu.Unlock()
+	h.wg.Done()
+}

@@ -1,0 +1,161 @@
+package tail
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluice-logs/sluice/buffer"
+)
+
+// session is one tail=1 response on a hijacked connection.
+type session struct {
+	h      *Handler
+	app    string
+	q      query
+	http11 bool
+	remote string
+
+	conn net.Conn
+	sub  *buffer.Subscription
+
+	mu     sync.Mutex // orders write deadlines between run and stop
+	stopBy time.Time  // set by stop: no write may last past it
+}
+
+// chunkHead is the room kept before each chunk's data for its size line.
+const chunkHead = 18
+
+// run streams the backlog and then new lines until the client leaves, a
+// write fails or the handler shuts down. c is closed by fasthttp after run.
+func (s *session) run(c net.Conn) {
+	s.conn = c
+	s.sub = s.h.store.Subscribe(s.app, s.q.filter)
+	defer s.sub.Close()
+	if !s.h.track(s) {
+		s.writeDeadline()
+		_, _ = io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+			"Content-Length: 14\r\nRetry-After: 1\r\nConnection: close\r\n\r\nshutting down\n")
+		return
+	}
+	defer s.h.untrack(s)
+	start := time.Now()
+	s.h.log.Debug("tail started", "app", s.app, "remote", s.remote, "num", s.q.num,
+		"source", s.q.filter.Source, "ps", s.q.filter.Ps)
+
+	// fasthttp may have left a read deadline on the connection; the reader
+	// must wait for as long as the client stays.
+	_ = c.SetReadDeadline(time.Time{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var reader sync.WaitGroup
+	reader.Add(1)
+	go func() {
+		defer reader.Done()
+		defer cancel()
+		// The client sends nothing more; a read returns when it closes
+		// the connection (or at the deadline set below).
+		var b [256]byte
+		for {
+			if _, err := c.Read(b[:]); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		_ = c.SetReadDeadline(time.Unix(1, 0))
+		reader.Wait()
+	}()
+
+	reason, err := s.stream(ctx)
+	s.h.log.Debug("tail ended", "app", s.app, "remote", s.remote, "reason", reason,
+		"took", time.Since(start).String(), "err", err)
+}
+
+// stream writes the response and says why it ended.
+func (s *session) stream(ctx context.Context) (string, error) {
+	head := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	if !s.http11 {
+		// HTTP/1.0 has no chunks: the body ends when the connection does.
+		head = "HTTP/1.0 200 OK\r\n"
+	}
+	head += "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-cache\r\n" +
+		"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+	buf := make([]byte, 0, 4096)
+	buf = append(buf, head...)
+	if err := s.write(buf); err != nil {
+		return "write failed", err
+	}
+	// The backlog ends exactly where the subscription begins: no line is
+	// missed or sent twice between the two.
+	buf = s.sub.Backlog(buf[:chunkHead], s.q.num)
+	for {
+		if err := s.writeChunk(buf); err != nil {
+			return "write failed", err
+		}
+		var err error
+		buf, err = s.sub.Next(ctx, buf[:chunkHead])
+		switch {
+		case errors.Is(err, io.EOF):
+			if s.http11 {
+				if err := s.write([]byte("0\r\n\r\n")); err != nil {
+					return "write failed", err
+				}
+			}
+			return "shutdown", nil
+		case err != nil:
+			return "client left", nil
+		}
+	}
+}
+
+// writeChunk writes buf[chunkHead:] as one chunk; buf[:chunkHead] is room
+// for the size line. Empty data writes nothing (an empty chunk would end
+// the response).
+func (s *session) writeChunk(buf []byte) error {
+	data := len(buf) - chunkHead
+	if data == 0 {
+		return nil
+	}
+	if !s.http11 {
+		return s.write(buf[chunkHead:])
+	}
+	var sz [chunkHead]byte
+	line := append(strconv.AppendInt(sz[:0], int64(data), 16), '\r', '\n')
+	at := chunkHead - len(line)
+	copy(buf[at:], line)
+	buf = append(buf, '\r', '\n')
+	return s.write(buf[at:])
+}
+
+func (s *session) write(b []byte) error {
+	s.writeDeadline()
+	_, err := s.conn.Write(b)
+	return err
+}
+
+// writeDeadline gives the next write WriteTimeout, or less when the
+// handler is shutting down.
+func (s *session) writeDeadline() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := time.Now().Add(s.h.writeTimeout)
+	if !s.stopBy.IsZero() && s.stopBy.Before(d) {
+		d = s.stopBy
+	}
+	_ = s.conn.SetWriteDeadline(d)
+}
+
+// stop ends the session: its subscription closes (the stream writes the end
+// of the response) and no write lasts past by.
+func (s *session) stop(by time.Time) {
+	s.mu.Lock()
+	s.stopBy = by
+	_ = s.conn.SetWriteDeadline(by)
+	s.mu.Unlock()
+	s.sub.Close()
+}
