@@ -1,0 +1,426 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/buffer"
+	"github.com/sluice-logs/sluice/config"
+	"github.com/sluice-logs/sluice/drains"
+	"github.com/sluice-logs/sluice/drains/open"
+	"github.com/sluice-logs/sluice/ingest/httpin"
+	"github.com/sluice-logs/sluice/ingest/syslog"
+	"github.com/sluice-logs/sluice/metrics"
+	"github.com/sluice-logs/sluice/router"
+	"github.com/sluice-logs/sluice/tail"
+)
+
+// Daemon is one sluiced process.
+type Daemon struct {
+	cfg config.Config
+	log *slog.Logger
+	reg *prometheus.Registry
+
+	store   *buffer.Store
+	workers []*drains.Worker
+	router  *router.Router
+	ingest  *metrics.Ingest
+
+	tcp    *syslog.TCPServer
+	udp    *syslog.UDPServer
+	httpLn net.Listener
+	http   *fasthttp.Server
+	logs   *httpin.Handler
+	tails  *tail.Handler
+	prom   fasthttp.RequestHandler
+
+	shuttingDown atomic.Bool
+	wg           sync.WaitGroup // the serving goroutines
+	serveErr     chan error
+}
+
+// ParseDrains parses every DRAIN_<NAME> of cfg, reporting every bad URL at
+// once. It dials nothing.
+func ParseDrains(cfg config.Config) ([]open.Spec, error) {
+	var specs []open.Spec
+	var errs []error
+	for _, name := range cfg.DrainNames() {
+		spec, err := open.Parse(name, cfg.Drains[name])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		specs = append(specs, spec)
+	}
+	return specs, errors.Join(errs...)
+}
+
+// New builds a daemon from a validated config and parsed drains. It binds
+// nothing yet.
+func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d := &Daemon{cfg: cfg, log: log, reg: reg, serveErr: make(chan error, 4)}
+	d.ingest = metrics.NewIngest(reg)
+	d.store = buffer.New(buffer.Config{
+		Lines:       cfg.BufferLines,
+		BytesPerApp: cfg.BufferBytes,
+		MemoryLimit: cfg.MemoryLimit,
+		TailBuffer:  cfg.TailBuffer,
+	}, reg)
+
+	dm := drains.NewMetrics(reg)
+	// The router is created after the workers, but workers report L10
+	// lines to it; route them through a late-bound function.
+	var rt atomic.Pointer[router.Router]
+	for _, spec := range specs {
+		w, err := open.New(spec, drains.WorkerConfig{
+			Name:    spec.Name,
+			Logger:  log.With("drain", spec.Name),
+			Metrics: dm,
+			Notify: func(m sluice.Message) {
+				if r := rt.Load(); r != nil {
+					r.Notify(m)
+				}
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("drain %s: %w", spec.Name, err)
+		}
+		d.workers = append(d.workers, w)
+	}
+	d.router = router.New(d.store, d.workers)
+	rt.Store(d.router)
+
+	sc := syslog.Config{
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		IdleTimeout:     cfg.SyslogIdle,
+		Tokens:          cfg.Tokens,
+		Publisher:       d.router,
+		Metrics:         d.ingest,
+		Logger:          log.With("listener", "syslog"),
+	}
+	if cfg.SyslogTCPAddr != "" {
+		c := sc
+		c.Addr = cfg.SyslogTCPAddr
+		d.tcp = syslog.NewTCP(c)
+	}
+	if cfg.SyslogUDPAddr != "" {
+		c := sc
+		c.Addr = cfg.SyslogUDPAddr
+		d.udp = syslog.NewUDP(c)
+	}
+	d.logs = httpin.New(httpin.Config{
+		Publisher:       d.router,
+		Tokens:          cfg.Tokens,
+		Metrics:         d.ingest,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		Logger:          log.With("listener", "http"),
+	})
+	d.tails = tail.New(tail.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "tail")})
+	d.prom = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	d.http = &fasthttp.Server{
+		Handler:      d.route,
+		ErrorHandler: d.logs.ErrorHandler, // 413 (not 400) for bodies over MAX_BODY_BYTES
+		Name:         "sluice",
+		// Bodies are read whole and may be decompressed to MAX_BODY_BYTES
+		// more: bound the requests in flight.
+		Concurrency:        4096,
+		MaxRequestBodySize: int(cfg.MaxBodyBytes),
+		ReadTimeout:        time.Minute,
+		IdleTimeout:        2 * time.Minute,
+		NoDefaultDate:      true,
+		Logger:             fasthttpLogger{log.With("listener", "http")},
+	}
+	return d, nil
+}
+
+// Start binds every listener and starts serving. When Start returns, the
+// daemon accepts connections on every address it logs.
+func (d *Daemon) Start() error {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(d.cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen PORT %d: %w", d.cfg.Port, err)
+	}
+	d.httpLn = ln
+	if d.tcp != nil {
+		if err := d.tcp.Listen(); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen SYSLOG_TCP_ADDR %q: %w", d.cfg.SyslogTCPAddr, err)
+		}
+	}
+	if d.udp != nil {
+		if err := d.udp.Listen(); err != nil {
+			ln.Close()
+			if d.tcp != nil {
+				d.tcp.Shutdown(context.Background())
+			}
+			return fmt.Errorf("listen SYSLOG_UDP_ADDR %q: %w", d.cfg.SyslogUDPAddr, err)
+		}
+	}
+	for _, w := range d.workers {
+		w.Start()
+	}
+	d.serve("http", func() error { return d.http.Serve(ln) })
+	if d.tcp != nil {
+		d.serve("syslog_tcp", d.tcp.Serve)
+	}
+	if d.udp != nil {
+		d.serve("syslog_udp", d.udp.Serve)
+	}
+	attrs := []any{"http", ln.Addr().String()}
+	if d.tcp != nil {
+		attrs = append(attrs, "syslog_tcp", d.tcp.Addr().String())
+	}
+	if d.udp != nil {
+		attrs = append(attrs, "syslog_udp", d.udp.Addr().String())
+	}
+	attrs = append(attrs, "drains", len(d.workers), "auth", d.cfg.Tokens.Enabled())
+	d.log.Info("sluiced listening", attrs...)
+	if !d.cfg.Tokens.Enabled() {
+		d.log.Warn("TOKENS is not set: the router is open, anyone who reaches it may write and read every app")
+	}
+	return nil
+}
+
+func (d *Daemon) serve(name string, fn func() error) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := fn(); err != nil && !d.shuttingDown.Load() {
+			d.log.Error("listener failed", "listener", name, "err", err)
+			d.serveErr <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// Err is readable when a listener fails while serving.
+func (d *Daemon) Err() <-chan error { return d.serveErr }
+
+// HTTPAddr is the bound HTTP address.
+func (d *Daemon) HTTPAddr() net.Addr { return d.httpLn.Addr() }
+
+// SyslogTCPAddr is the bound syslog TCP address, nil when off.
+func (d *Daemon) SyslogTCPAddr() net.Addr {
+	if d.tcp == nil {
+		return nil
+	}
+	return d.tcp.Addr()
+}
+
+// SyslogUDPAddr is the bound syslog UDP address, nil when off.
+func (d *Daemon) SyslogUDPAddr() net.Addr {
+	if d.udp == nil {
+		return nil
+	}
+	return d.udp.Addr()
+}
+
+// Workers returns the drain workers (for /drains and tests).
+func (d *Daemon) Workers() []*drains.Worker { return d.workers }
+
+// Shutdown stops the daemon in data-flow order: health turns 503, the
+// listeners stop accepting and finish the frames and requests in flight,
+// tails close, the router closes, and every drain flushes what it holds
+// within ctx's deadline. It logs, per drain, what could not be delivered.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	if d.shuttingDown.Swap(true) {
+		return errors.New("already shut down")
+	}
+	start := time.Now()
+	d.log.Info("shutting down", "deadline", deadlineString(ctx))
+	var (
+		errs []error
+		mu   sync.Mutex
+		lw   sync.WaitGroup
+	)
+	stop := func(name string, fn func(context.Context) error) {
+		lw.Add(1)
+		go func() {
+			defer lw.Done()
+			if err := fn(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("stop %s: %w", name, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	d.tails.Shutdown()
+	if d.tcp != nil {
+		stop("syslog tcp", d.tcp.Shutdown)
+	}
+	if d.udp != nil {
+		stop("syslog udp", d.udp.Shutdown)
+	}
+	stop("http", d.http.ShutdownWithContext)
+	lw.Wait()
+	d.wg.Wait()
+	d.router.Close()
+	d.store.Close()
+
+	// Flush every drain at once: a slow drain must not eat the others'
+	// share of the deadline.
+	reports := make([]drains.Report, len(d.workers))
+	var ww sync.WaitGroup
+	for i, w := range d.workers {
+		ww.Add(1)
+		go func() {
+			defer ww.Done()
+			reports[i] = w.Stop(ctx)
+		}()
+	}
+	ww.Wait()
+	var undelivered uint64
+	for _, rep := range reports {
+		undelivered += rep.Undelivered
+		attrs := []any{"drain", rep.Name, "received", rep.Received, "delivered", rep.Delivered, "dropped", rep.Dropped}
+		if rep.CloseErr != nil {
+			attrs = append(attrs, "close_err", rep.CloseErr.Error())
+		}
+		if rep.Undelivered > 0 {
+			d.log.Error("drain not flushed before the deadline", append(attrs, "undelivered", rep.Undelivered)...)
+		} else {
+			d.log.Info("drain flushed", attrs...)
+		}
+	}
+	d.log.Info("shut down", "took", time.Since(start).String(), "undelivered", undelivered)
+	return errors.Join(errs...)
+}
+
+func deadlineString(ctx context.Context) string {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl).Round(time.Millisecond).String()
+	}
+	return "none"
+}
+
+// route is the HTTP router. The routes are few and fixed; a table of
+// prefixes is all it needs.
+func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch {
+	case path == "/logs":
+		if d.shuttingDown.Load() {
+			ctx.Error("shutting down\n", fasthttp.StatusServiceUnavailable)
+			ctx.Response.Header.Set("Retry-After", "1")
+			return
+		}
+		d.logs.ServeHTTP(ctx)
+	case strings.HasPrefix(path, "/apps/"):
+		app, rest, ok := strings.Cut(path[len("/apps/"):], "/")
+		if !ok || rest != "logs" || app == "" {
+			ctx.Error("not found\n", fasthttp.StatusNotFound)
+			return
+		}
+		if !ctx.IsGet() && !ctx.IsHead() {
+			ctx.Error("method not allowed\n", fasthttp.StatusMethodNotAllowed)
+			ctx.Response.Header.Set("Allow", "GET, HEAD")
+			return
+		}
+		d.tails.ServeHTTP(ctx, app)
+	case path == "/healthz":
+		if d.shuttingDown.Load() {
+			ctx.Error("shutting down\n", fasthttp.StatusServiceUnavailable)
+			return
+		}
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.WriteString("ok\n")
+	case path == "/metrics":
+		d.prom(ctx)
+	case path == "/drains":
+		d.serveDrains(ctx)
+	case path == "/":
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.WriteString("sluice log router\nPOST /logs  GET /apps/{app}/logs?num=&tail=1&source=&ps=  GET /healthz  GET /metrics  GET /drains\n")
+	default:
+		ctx.Error("not found\n", fasthttp.StatusNotFound)
+	}
+}
+
+func (d *Daemon) serveDrains(ctx *fasthttp.RequestCtx) {
+	if d.cfg.Tokens.Enabled() && !d.isAdmin(ctx) {
+		ctx.Error("GET /drains needs the ADMIN_TOKEN\n", fasthttp.StatusUnauthorized)
+		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="sluice"`)
+		return
+	}
+	out := make([]drains.Status, 0, len(d.workers))
+	for _, w := range d.workers {
+		out = append(out, w.Status())
+	}
+	b, err := json.MarshalIndent(map[string]any{"drains": out}, "", "  ")
+	if err != nil {
+		ctx.Error(err.Error(), fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.SetContentType("application/json")
+	ctx.Write(append(b, '\n'))
+}
+
+func (d *Daemon) isAdmin(ctx *fasthttp.RequestCtx) bool {
+	tok, ok := auth.FromAuthorization(string(ctx.Request.Header.Peek("Authorization")))
+	if !ok {
+		return false
+	}
+	g, ok := d.cfg.Tokens.Lookup(tok)
+	return ok && g.Admin
+}
+
+// fasthttpLogger sends fasthttp's own messages to slog.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...))
+}
+
+// DrainSpec is a parsed DRAIN_<NAME> variable.
+type DrainSpec = open.Spec
+
+// CheckResult is the outcome of checking one drain.
+type CheckResult struct {
+	Name, URL string
+	Took      time.Duration
+	Err       error
+}
+
+// CheckDrains connects to every drain (sluiced check-drains), each within
+// timeout, all at once, and returns the results in the order of specs.
+func CheckDrains(ctx context.Context, specs []open.Spec, timeout time.Duration) []CheckResult {
+	out := make([]CheckResult, len(specs))
+	var wg sync.WaitGroup
+	for i, spec := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = CheckResult{Name: spec.Name, URL: spec.Redacted}
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			start := time.Now()
+			dr, err := open.NewDrain(spec, nil)
+			if err == nil {
+				err = dr.Check(cctx)
+				dr.Close(cctx)
+			}
+			out[i].Took, out[i].Err = time.Since(start), err
+		}()
+	}
+	wg.Wait()
+	return out
+}

@@ -1,0 +1,98 @@
+package drains_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-logs/sluice/drains"
+)
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		query   string
+		want    func(o *drains.Options)
+		rest    string
+		errs    []string // substrings that must all appear
+		wantErr bool
+	}{
+		{name: "defaults", query: "", want: func(o *drains.Options) {}},
+		{
+			name:  "all set",
+			query: "apps=web,api&policy=block&queue=100&queue_bytes=1MiB&batch=10&batch_bytes=64KiB&flush=250ms&timeout=3s&format=ndjson",
+			want: func(o *drains.Options) {
+				o.Apps = []string{"web", "api"}
+				o.Policy = drains.PolicyBlock
+				o.Queue, o.QueueBytes, o.Batch, o.BatchBytes = 100, 1<<20, 10, 64<<10
+				o.Flush, o.Timeout = 250*time.Millisecond, 3*time.Second
+			},
+			rest: "format=ndjson",
+		},
+		{
+			name:    "every problem at once",
+			query:   "policy=maybe&queue=-1&batch=x&flush=soon&queue_bytes=12XB&apps=a/b",
+			wantErr: true,
+			errs:    []string{`policy="maybe"`, `queue="-1"`, `batch="x"`, `flush="soon"`, `queue_bytes="12XB"`, `apps="a/b"`},
+		},
+		{name: "batch above queue", query: "queue=10&batch=20", wantErr: true, errs: []string{"batch=20", "queue=10"}},
+		{name: "repeated", query: "batch=1&batch=2", wantErr: true, errs: []string{"more than once"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, rest, err := drains.ParseOptions(q)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("ParseOptions(%q) = %+v, want error", tc.query, o)
+				}
+				for _, s := range tc.errs {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not mention %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseOptions(%q): %v", tc.query, err)
+			}
+			want := drains.DefaultOptions()
+			tc.want(&want)
+			if strings.Join(o.Apps, ",") != strings.Join(want.Apps, ",") || o.Policy != want.Policy ||
+				o.Queue != want.Queue || o.QueueBytes != want.QueueBytes || o.Batch != want.Batch ||
+				o.BatchBytes != want.BatchBytes || o.Flush != want.Flush || o.Timeout != want.Timeout {
+				t.Fatalf("ParseOptions(%q) = %+v, want %+v", tc.query, o, want)
+			}
+			if got := rest.Encode(); got != tc.rest {
+				t.Fatalf("rest = %q, want %q", got, tc.rest)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://user:s3cret@logs.example.com/x?apps=web", "https://user:xxxxx@logs.example.com/x?apps=web"},
+		{"https://user@logs.example.com/", "https://user@logs.example.com/"},
+		{"http://h/p?token=abc&batch=5&api_key=k&Drain_Token=t", "http://h/p?token=xxxxx&batch=5&api_key=xxxxx&Drain_Token=xxxxx"},
+		{"kafka://u:p@b1:9092,b2:9092/topic", "kafka://u:xxxxx@b1:9092,b2:9092/topic"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			u, err := url.Parse(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := drains.Redact(u); got != tc.want {
+				t.Fatalf("Redact = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if got := drains.RedactString("http://u:pa ss@h:bad port/?token=zz"); strings.Contains(got, "pa ss") || strings.Contains(got, "zz") {
+		t.Fatalf("RedactString leaked a secret: %q", got)
+	}
+}
