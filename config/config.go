@@ -140,7 +140,7 @@ func Load(environ []string) (Config, error) {
 	}
 	c.MaxBodyBytes = size("MAX_BODY_BYTES", 1024, 1<<30)
 	c.MaxMessageBytes = int(size("MAX_MESSAGE_BYTES", 128, 16<<20))
-	c.BufferBytes = size("BUFFER_BYTES", 1024, 1<<40)
+	c.BufferBytes = size("BUFFER_BYTES", 1024, 2<<30)
 	c.MemoryLimit = size("MEMORY_LIMIT", 64<<10, 1<<42)
 
 	count := func(name string, min, max int) int {
