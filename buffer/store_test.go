@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -498,7 +499,7 @@ func TestSubscriptionClose(t *testing.T) {
 			tc.close(sub)
 			select {
 			case err := <-errc:
-				if err != io.EOF {
+				if !errors.Is(err, io.EOF) {
 					t.Fatalf("Next: %v, want io.EOF", err)
 				}
 			case <-time.After(10 * time.Second):
@@ -510,7 +511,7 @@ func TestSubscriptionClose(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.Subscribe("x", Filter{}).Next(context.Background(), nil); err != io.EOF {
+	if _, err := s.Subscribe("x", Filter{}).Next(context.Background(), nil); !errors.Is(err, io.EOF) {
 		t.Fatalf("Subscribe after Store.Close: %v", err)
 	}
 	// An app that only had a watcher is forgotten when it leaves.
@@ -525,7 +526,7 @@ func TestNextHonoursContext(t *testing.T) {
 	defer sub.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := sub.Next(ctx, nil); err != context.Canceled {
+	if _, err := sub.Next(ctx, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Next: %v", err)
 	}
 }

@@ -156,7 +156,7 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 // Start binds every listener and starts serving. When Start returns, the
 // daemon accepts connections on every address it logs.
 func (d *Daemon) Start() error {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(d.cfg.Port))
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", ":"+strconv.Itoa(d.cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen PORT %d: %w", d.cfg.Port, err)
 	}
@@ -171,7 +171,7 @@ func (d *Daemon) Start() error {
 		if err := d.udp.Listen(); err != nil {
 			ln.Close()
 			if d.tcp != nil {
-				d.tcp.Shutdown(context.Background())
+				_ = d.tcp.Shutdown(context.Background())
 			}
 			return fmt.Errorf("listen SYSLOG_UDP_ADDR %q: %w", d.cfg.SyslogUDPAddr, err)
 		}

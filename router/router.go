@@ -99,7 +99,7 @@ func (r *Router) TryPublish(batch []sluice.Message) error {
 	r.store.Append(batch)
 	for _, w := range r.workers {
 		if w.Policy() != drains.PolicyBlock {
-			w.Enqueue(context.Background(), batch) // policy=drop never waits
+			_ = w.Enqueue(context.Background(), batch) // policy=drop never waits or fails
 		}
 	}
 	return nil

@@ -51,8 +51,9 @@ func start(t *testing.T, cfg buffer.Config, tokens *auth.Tokens) *env {
 	srv := &fasthttp.Server{
 		ReadTimeout: 300 * time.Millisecond,
 		Handler: func(ctx *fasthttp.RequestCtx) {
-			app, ok := strings.CutPrefix(string(ctx.Path()), "/apps/")
-			if app, ok = strings.CutSuffix(app, "/logs"); !ok {
+			app, _ := strings.CutPrefix(string(ctx.Path()), "/apps/")
+			app, ok := strings.CutSuffix(app, "/logs")
+			if !ok {
 				ctx.Error("not found", fasthttp.StatusNotFound)
 				return
 			}

@@ -66,7 +66,7 @@ func gunzip(dst, src []byte, limit int64) ([]byte, error) {
 		if int64(len(dst)) > limit {
 			return dst, errTooLarge
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return dst, nil
 		}
 		if err != nil {

@@ -62,13 +62,12 @@ type server struct {
 }
 
 type serverOpts struct {
-	tokens          string // TOKENS
-	admin           string // ADMIN_TOKEN
-	maxBody         int64
-	maxMessage      int
-	serverMaxBody   int // fasthttp's MaxRequestBodySize; 0: 4*maxBody
-	publishErr      error
-	discardMessages bool
+	tokens        string // TOKENS
+	admin         string // ADMIN_TOKEN
+	maxBody       int64
+	maxMessage    int
+	serverMaxBody int // fasthttp's MaxRequestBodySize; 0: 4*maxBody
+	publishErr    error
 }
 
 func startServer(t *testing.T, o serverOpts) *server {

@@ -51,7 +51,7 @@ func NewTCP(cfg Config) *TCPServer {
 // Listen binds the listening socket, so the caller can log Addr before
 // Serve.
 func (s *TCPServer) Listen() error {
-	ln, err := net.Listen("tcp", s.addr)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("syslog tcp listen %s: %w", s.addr, err)
 	}
@@ -145,7 +145,7 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 		s.ln.Close()
 	}
 	for c := range s.conns {
-		c.SetReadDeadline(time.Now())
+		_ = c.SetReadDeadline(time.Now())
 	}
 	started := s.started
 	s.mu.Unlock()
@@ -183,11 +183,11 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 	f := newFramer(s.in.max)
 	for {
 		if s.idle > 0 {
-			c.SetReadDeadline(time.Now().Add(s.idle))
+			_ = c.SetReadDeadline(time.Now().Add(s.idle))
 		}
 		if s.closing.Load() {
 			// Shutdown may have set its deadline before ours.
-			c.SetReadDeadline(time.Now())
+			_ = c.SetReadDeadline(time.Now())
 		}
 		n, rerr := c.Read(f.space())
 		if n > 0 {

@@ -126,7 +126,7 @@ func (s *UDPServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing.Store(true)
 	if s.conn != nil {
-		s.conn.SetReadDeadline(time.Now())
+		_ = s.conn.SetReadDeadline(time.Now())
 	}
 	started := s.started
 	s.mu.Unlock()
