@@ -10,7 +10,7 @@ SLUICE_CACHE ?= $(HOME)/.cache/sluice
 export SLUICE_CACHE
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: help build run test test-short bench fuzz lint fmt fmt-check vet tidy-check zincsearch clean
+.PHONY: help build run test test-short bench bench-quick bench-micro fuzz lint fmt fmt-check vet tidy-check zincsearch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,8 +30,14 @@ test: zincsearch fmt-check vet ## install the test servers and run the whole sui
 test-short: ## the suite without the race detector, for a quick loop
 	$(GO) test -count=1 ./...
 
-bench: build ## throughput benchmarks (see benchmarks/README.md)
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./ingest/... ./buffer/... ./drains/...
+bench: ## end-to-end benchmark against rsyslog on this machine; writes benchmarks/RESULTS.md
+	bash benchmarks/run.sh
+
+bench-quick: ## the same with 200k messages and one run (RESULTS.md untouched)
+	bash benchmarks/run.sh --quick
+
+bench-micro: ## the Go micro-benchmarks beside the code
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./ingest/... ./buffer/... ./drains/... ./tail/...
 
 fuzz: ## run each fuzz target for 30s
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./ingest/syslog/
