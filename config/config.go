@@ -26,6 +26,7 @@ type Config struct {
 	TailBuffer      int           // TAIL_BUFFER
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT
 	LogLevel        string        // LOG_LEVEL
+	PprofAddr       string        // PPROF_ADDR; "" is off
 	Tokens          *auth.Tokens  // TOKENS and ADMIN_TOKEN
 	// Drains holds the DRAIN_<NAME> variables: name (lower case) to URL.
 	// The drains package parses and validates the URLs.
@@ -53,6 +54,7 @@ var Vars = []Var{
 	{"TAIL_BUFFER", "1000", "Lines queued per tail client before the oldest are dropped and an L11 line is sent."},
 	{"SHUTDOWN_TIMEOUT", "10s", "On SIGTERM, how long to finish in-flight frames and flush drains before exiting."},
 	{"LOG_LEVEL", "info", "Level of sluiced's own JSON logs on stdout: debug, info, warn, error."},
+	{"PPROF_ADDR", "", "When set (e.g. 127.0.0.1:6060), serve Go's net/http/pprof profiles there. Keep it on loopback."},
 	{"TOKENS", "", "Per-app tokens, token=app[:source],… When set, every ingest and read is authenticated."},
 	{"ADMIN_TOKEN", "", "A token that may read every app."},
 	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch); one variable per drain."},
@@ -110,6 +112,7 @@ func Load(environ []string) (Config, error) {
 	}
 	c.SyslogTCPAddr = addr("SYSLOG_TCP_ADDR")
 	c.SyslogUDPAddr = addr("SYSLOG_UDP_ADDR")
+	c.PprofAddr = addr("PPROF_ADDR")
 
 	dur := func(name string, min time.Duration) time.Duration {
 		v := get(name)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +52,7 @@ type Daemon struct {
 	logs   *httpin.Handler
 	tails  *tail.Handler
 	prom   fasthttp.RequestHandler
+	pprof  *http.Server
 
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // the serving goroutines
@@ -176,6 +179,12 @@ func (d *Daemon) Start() error {
 			return fmt.Errorf("listen SYSLOG_UDP_ADDR %q: %w", d.cfg.SyslogUDPAddr, err)
 		}
 	}
+	if d.cfg.PprofAddr != "" {
+		if err := d.startPprof(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	for _, w := range d.workers {
 		w.Start()
 	}
@@ -271,6 +280,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		stop("syslog udp", d.udp.Shutdown)
 	}
 	stop("http", d.http.ShutdownWithContext)
+	if d.pprof != nil {
+		stop("pprof", d.pprof.Shutdown)
+	}
 	lw.Wait()
 	d.wg.Wait()
 	d.router.Close()
@@ -423,4 +435,28 @@ func CheckDrains(ctx context.Context, specs []open.Spec, timeout time.Duration) 
 	}
 	wg.Wait()
 	return out
+}
+
+// startPprof serves Go's profiles on PPROF_ADDR, a separate listener so the
+// public port never exposes them.
+func (d *Daemon) startPprof() error {
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", d.cfg.PprofAddr)
+	if err != nil {
+		return fmt.Errorf("listen PPROF_ADDR %q: %w", d.cfg.PprofAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	d.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	d.serve("pprof", func() error {
+		if err := d.pprof.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	d.log.Info("pprof listening", "addr", ln.Addr().String())
+	return nil
 }
