@@ -100,3 +100,39 @@ func TestVersionAndConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDrains(t *testing.T) {
+	bin := binaries(t)
+	s := newSink(t)
+	dead := newSink(t)
+	deadURL := dead.srv.URL
+	dead.srv.Close()
+	for _, c := range []struct {
+		name string
+		env  []string
+		code int
+		want []string
+	}{
+		{"none", nil, 0, []string{"no drains configured"}},
+		{"reachable", []string{"DRAIN_UP=" + s.srv.URL + "/logs"}, 0, []string{"ok", "up"}},
+		{"one down", []string{"DRAIN_UP=" + s.srv.URL, "DRAIN_DOWN=" + deadURL}, 1, []string{"FAIL", "down"}},
+		{"credentials redacted", []string{"DRAIN_SECRET=http://user:hunter2@" + strings.TrimPrefix(deadURL, "http://")}, 1, []string{"secret"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin+"/sluiced", "check-drains")
+			cmd.Env = c.env
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != c.code {
+				t.Fatalf("exit %d, want %d:\n%s", code, c.code, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(string(out), "hunter2") {
+				t.Fatalf("password printed:\n%s", out)
+			}
+		})
+	}
+}
