@@ -40,7 +40,15 @@ if ! command -v rsyslogd >/dev/null || ! compgen -G '/usr/lib/*/rsyslog/omkafka.
 fi
 # Packages start a system rsyslogd when they can; the benchmark runs its own.
 
-if ((quick)); then
-	exec "$out/benchrun" -bin "$out" -quick "${norsyslog[@]}" "${args[@]}"
+# ZincSearch, the Elasticsearch-protocol server of the Elasticsearch drain row.
+zinc=()
+if zbin=$(bash scripts/zincsearch.sh 2>"$out/zincsearch-build.log" | tail -1) && [[ -x "$zbin" ]]; then
+	zinc=(-zincsearch "$zbin")
+else
+	echo "ZincSearch did not build (see $out/zincsearch-build.log); the Elasticsearch row will be skipped" >&2
 fi
-exec "$out/benchrun" -bin "$out" -results benchmarks/RESULTS.md "${norsyslog[@]}" "${args[@]}"
+
+if ((quick)); then
+	exec "$out/benchrun" -bin "$out" -quick "${norsyslog[@]}" "${zinc[@]}" "${args[@]}"
+fi
+exec "$out/benchrun" -bin "$out" -results benchmarks/RESULTS.md "${norsyslog[@]}" "${zinc[@]}" "${args[@]}"

@@ -31,6 +31,7 @@ type bench struct {
 	bin      string // directory holding loadgen, framecount, … and sluiced
 	sluiced  string // path of sluiced, "" when it is not available
 	rsyslogd string // path of rsyslogd, "" when it is not available
+	zinc     string // path of the ZincSearch binary, "" when it is not available
 	skipWhy  map[string]string
 	n        int64 // messages per run
 	tailN    int64 // messages per tail-latency run
@@ -52,6 +53,7 @@ func run() error {
 	flag.StringVar(&b.logs, "logs", "", "directory for the servers' logs (default BIN/logs, emptied first)")
 	flag.StringVar(&b.sluiced, "sluiced", "", "sluiced binary (default BIN/sluiced when it exists)")
 	flag.StringVar(&b.rsyslogd, "rsyslogd", "", "rsyslogd binary (default: from PATH)")
+	flag.StringVar(&b.zinc, "zincsearch", "", "ZincSearch binary for the Elasticsearch drain row (scripts/zincsearch.sh builds it)")
 	flag.Int64Var(&b.n, "n", 2_000_000, "messages per run")
 	flag.IntVar(&b.runs, "runs", 3, "runs per workload (the median is reported)")
 	flag.Int64Var(&b.tailRate, "tail-rate", 100_000, "send rate of the tail-latency workload, msgs/s")
@@ -99,6 +101,11 @@ func run() error {
 	}
 	if b.skipWhy["rsyslog"] != "" {
 		b.rsyslogd = ""
+	}
+	if b.zinc == "" {
+		b.skipWhy["zincsearch"] = "ZincSearch not built (run scripts/zincsearch.sh)"
+	} else if _, err := os.Stat(b.zinc); err != nil {
+		b.skipWhy["zincsearch"] = "ZincSearch not built (" + b.zinc + " missing)"
 	}
 	if b.logs == "" {
 		b.logs = filepath.Join(b.bin, "logs")
@@ -233,6 +240,7 @@ func (b *bench) workloads() []workload {
 	}
 	add("http-rings", "sluiced", "sluiced HTTP logplex-1 (500/POST, 4 clients) → rings, 100 apps", b.httpRings)
 	add("kafka-drain", "sluiced", "sluiced syslog TCP → Kafka drain (block, acks=all, lz4), 2 conns, 100 apps", b.kafkaDrain)
+	add("es-drain", "zincsearch", fmt.Sprintf("sluiced syslog TCP → Elasticsearch drain (block) → ZincSearch, 2 conns, 100 apps, %s msgs", thousands(float64(b.esN()))), b.esDrain)
 	add("http-drain", "sluiced", "sluiced syslog TCP → HTTP drain (block) → httpsink, 2 conns, 100 apps", b.httpDrain)
 	add("tail", "sluiced", fmt.Sprintf("sluiced 100 tails on one app, %s msgs/s over 100 apps", thousands(float64(b.tailRate))), b.tailLatency)
 	return ws

@@ -43,12 +43,18 @@ var logSeq int
 // start runs path with args and env (added to a minimal environment),
 // logging its stdout and stderr to logDir/NNN-name.log.
 func start(logDir, name string, env []string, path string, args ...string) (*proc, error) {
+	return startIn("", logDir, name, env, path, args...)
+}
+
+// startIn is start with a working directory ("" for the current one).
+func startIn(dir, logDir, name string, env []string, path string, args ...string) (*proc, error) {
 	logSeq++
 	f, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%03d-%s.log", logSeq, name)))
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	cmd := exec.Command(path, args...)
+	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

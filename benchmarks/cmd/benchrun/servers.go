@@ -330,3 +330,51 @@ func (b *bench) tailLatency(ctx context.Context, _ int) (sample, error) {
 	}
 	return s, nil
 }
+
+// esN is the message count of the Elasticsearch row: ZincSearch indexes
+// about 10-15k documents/s here, so a twentieth of the other rows' count
+// keeps the run near ten seconds; the rate is what is compared.
+func (b *bench) esN() int64 { return max(b.n/20, 10_000) }
+
+// esDrain runs sluiced with an Elasticsearch drain into a fresh ZincSearch
+// (a real ES bulk-protocol server); done when sluiced counts every message
+// delivered, that is acknowledged per item by the bulk API.
+func (b *bench) esDrain(ctx context.Context, _ int) (sample, error) {
+	if b.sluiced == "" {
+		return na(), errors.New(b.skipWhy["sluiced"])
+	}
+	port, err := freePort()
+	if err != nil {
+		return na(), err
+	}
+	dir, err := os.MkdirTemp(b.work, "zinc-")
+	if err != nil {
+		return na(), err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	env := []string{
+		"ZINC_SERVER_ADDRESS=127.0.0.1", "ZINC_SERVER_PORT=" + strconv.Itoa(port), "ZINC_DATA_PATH=" + dir + "/data",
+		"ZINC_FIRST_ADMIN_USER=admin", "ZINC_FIRST_ADMIN_PASSWORD=secret", "ZINC_TELEMETRY=false", "ZINC_SENTRY=false",
+		"ZINC_PROFILER=false", "ZINC_SHARD_NUM=1", "ZINC_WAL_REDOLOG_NO_SYNC=true", "GIN_MODE=release",
+	}
+	zp, err := startIn(dir, b.logs, "zincsearch", env, b.zinc)
+	if err != nil {
+		return na(), err
+	}
+	defer zp.stop()
+	if err := waitFor(ctx, "zincsearch ready", 30*time.Second, zp, listening(addr)); err != nil {
+		return na(), err
+	}
+	sl, err := b.startSluiced(ctx, "DRAIN_E=elasticsearch://admin:secret@"+addr+"/es?index=bench-{app}&policy=block&batch=2000")
+	if err != nil {
+		return na(), err
+	}
+	defer sl.stop()
+	eb := *b
+	eb.n = b.esN()
+	name := `sluice_drain_delivered_total{drain="e"}`
+	return eb.runLoad(ctx, sl.proc, sl.http+"/metrics", eb.loadArgs(sl.syslog, 2, 100), func() (int64, error) {
+		m, err := metrics(sl.http+"/metrics", name)
+		return int64(m[name]), err
+	})
+}
