@@ -205,3 +205,29 @@ func sum(m map[string]uint64) uint64 {
 	}
 	return n
 }
+
+// TestDeadDrainDoesNotHoldOthersBack: with policy=drop, a drain whose
+// endpoint hangs neither slows the rings nor the healthy drain beside it.
+func TestDeadDrainDoesNotHoldOthersBack(t *testing.T) {
+	healthy := newSink(t)
+	stuck := newSink(t)
+	gate := make(chan struct{})
+	stuck.set(0, gate)
+	defer close(gate)
+	r := start(t, "DRAIN_OK="+healthy.srv.URL+"/?batch=50&flush=10ms",
+		"DRAIN_STUCK="+stuck.srv.URL+"/?queue=100&batch=50&flush=10ms&timeout=30s", "BUFFER_LINES=5000")
+	var msgs []string
+	for i := 0; i < 3000; i++ {
+		msgs = append(msgs, fmt.Sprintf("<190>1 - h iso p - - m%d", i))
+	}
+	r.sendTCP(octet(msgs...))
+	r.waitLines("iso", "", 3000)
+	waitFor(t, func() bool { return len(healthy.received()) == 3000 })
+	st := r.drainsStatus()
+	if st["ok"].Delivered != 3000 || st["ok"].Dropped["queue_full"] != 0 {
+		t.Fatalf("healthy drain %+v", st["ok"])
+	}
+	if st["stuck"].Dropped["queue_full"] == 0 {
+		t.Fatalf("stuck drain dropped nothing: %+v", st["stuck"])
+	}
+}
