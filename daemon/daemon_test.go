@@ -530,7 +530,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/sluice", "./cmd/sluiced")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return dir, nil
 })
