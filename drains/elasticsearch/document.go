@@ -44,20 +44,20 @@ func (e *encoder) appendDocument(dst []byte, m *sluice.Message) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = e.appendTimestamp(dst, m.Time)
 	dst = append(dst, `","app":`...)
-	dst = appendJSONString(dst, m.App)
+	dst = sluice.AppendJSONString(dst, m.App)
 	dst = append(dst, `,"source":`...)
 	if m.Source == "" {
 		dst = append(dst, `"app"`...)
 	} else {
-		dst = appendJSONString(dst, m.Source)
+		dst = sluice.AppendJSONString(dst, m.Source)
 	}
 	if m.Proc != "" {
 		dst = append(dst, `,"proc":`...)
-		dst = appendJSONString(dst, m.Proc)
+		dst = sluice.AppendJSONString(dst, m.Proc)
 	}
 	if m.Host != "" {
 		dst = append(dst, `,"host":`...)
-		dst = appendJSONString(dst, m.Host)
+		dst = sluice.AppendJSONString(dst, m.Host)
 	}
 	dst = append(dst, `,"severity":"`...)
 	if int(m.Severity) < len(severityNames) {
@@ -74,7 +74,7 @@ func (e *encoder) appendDocument(dst []byte, m *sluice.Message) []byte {
 	dst = append(dst, '"')
 	if m.MsgID != "" {
 		dst = append(dst, `,"msgid":`...)
-		dst = appendJSONString(dst, m.MsgID)
+		dst = sluice.AppendJSONString(dst, m.MsgID)
 	}
 	if m.StructuredData != "" && m.StructuredData != "-" {
 		if e.sd.parse(m.StructuredData) {
@@ -82,11 +82,11 @@ func (e *encoder) appendDocument(dst []byte, m *sluice.Message) []byte {
 			dst = e.appendSD(dst)
 		} else {
 			dst = append(dst, `,"structured_data":`...)
-			dst = appendJSONString(dst, m.StructuredData)
+			dst = sluice.AppendJSONString(dst, m.StructuredData)
 		}
 	}
 	dst = append(dst, `,"message":`...)
-	dst = appendJSONString(dst, m.Text)
+	dst = sluice.AppendJSONString(dst, m.Text)
 	return append(dst, '}')
 }
 
@@ -123,7 +123,7 @@ func (e *encoder) appendSD(dst []byte) []byte {
 		if dst[len(dst)-1] != '{' {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, id)
+		dst = sluice.AppendJSONString(dst, id)
 		dst = append(dst, ':', '{')
 		first := true
 		for j, pj := range p.params {
@@ -134,7 +134,7 @@ func (e *encoder) appendSD(dst []byte) []byte {
 				dst = append(dst, ',')
 			}
 			first = false
-			dst = appendJSONString(dst, pj.name)
+			dst = sluice.AppendJSONString(dst, pj.name)
 			dst = append(dst, ':')
 			n := 0
 			for _, pk := range p.params[j+1:] {
@@ -165,7 +165,7 @@ func (e *encoder) appendSD(dst []byte) []byte {
 // backslashes of its escapes (\" \\ \]).
 func (e *encoder) appendSDValue(dst []byte, raw string) []byte {
 	if strings.IndexByte(raw, '\\') < 0 {
-		return appendJSONString(dst, raw)
+		return sluice.AppendJSONString(dst, raw)
 	}
 	u := e.unquote[:0]
 	for i := 0; i < len(raw); i++ {
@@ -177,7 +177,7 @@ func (e *encoder) appendSDValue(dst []byte, raw string) []byte {
 		u = append(u, c)
 	}
 	e.unquote = u
-	return appendJSONString(dst, string(u))
+	return sluice.AppendJSONString(dst, string(u))
 }
 
 // sdParser parses RFC 5424 STRUCTURED-DATA. The strings it keeps alias the
@@ -290,46 +290,3 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// appendJSONString appends s as a quoted JSON string, escaping quotes,
-// backslashes and control characters and replacing invalid UTF-8 with
-// U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}

@@ -1,4 +1,4 @@
-package kafka
+package sluice
 
 import (
 	"encoding/json"
@@ -6,12 +6,10 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/sluice-logs/sluice"
 )
 
 func TestAppendJSON(t *testing.T) {
-	m := sluice.Message{
+	m := Message{
 		Time:           time.Date(2026, 11, 25, 21, 29, 46, 123456789, time.FixedZone("CET", 3600)),
 		App:            "web",
 		Proc:           "web.1",
@@ -35,7 +33,7 @@ func TestAppendJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := m
 			m.Text = tt.text
-			got := string(appendJSON(nil, &m))
+			got := string(AppendJSON(nil, &m))
 			want := `{"time":"2026-11-25T20:29:46.123456+00:00","app":"web","source":"app","proc":"web.1","host":"h1",` +
 				`"severity":4,"facility":3,"msgid":"req","structured_data":"[meta id=\"1\"]","msg":` + tt.want + `}`
 			if got != want {
@@ -60,17 +58,17 @@ func FuzzAppendJSONString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		enc := appendJSONString(nil, s)
+		enc := AppendJSONString(nil, s)
 		var got string
 		if err := json.Unmarshal(enc, &got); err != nil {
-			t.Fatalf("appendJSONString(%q) = %s: not JSON: %v", s, enc, err)
+			t.Fatalf("AppendJSONString(%q) = %s: not JSON: %v", s, enc, err)
 		}
 		if want := strings.ToValidUTF8(s, "\ufffd"); got != want && utf8.ValidString(s) {
 			t.Fatalf("round trip of %q = %q", s, got)
 		}
 		std, _ := json.Marshal(s)
 		if string(std) != string(enc) {
-			t.Fatalf("appendJSONString(%q) = %s, encoding/json says %s", s, enc, std)
+			t.Fatalf("AppendJSONString(%q) = %s, encoding/json says %s", s, enc, std)
 		}
 	})
 }
