@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/sluice-logs/sluice/drains"
 )
 
@@ -49,4 +50,25 @@ func isPermanent(err error) bool {
 		}
 	}
 	return false
+}
+
+// refreshesTransport reports whether err says that the cluster moved (a
+// partition changed leader, a broker or topic went away), so that the
+// metadata kafka-go's Transport caches is stale.
+func refreshesTransport(err error) bool {
+	var kerr kafkago.Error
+	if errors.As(err, &kerr) {
+		switch kerr {
+		case kafkago.NotLeaderForPartition,
+			kafkago.LeaderNotAvailable,
+			kafkago.UnknownTopicOrPartition,
+			kafkago.BrokerNotAvailable,
+			kafkago.ReplicaNotAvailable,
+			kafkago.KafkaStorageError,
+			kafkago.FencedLeaderEpoch,
+			kafkago.UnknownLeaderEpoch:
+			return true
+		}
+	}
+	return errors.Is(err, protocol.ErrNoLeader) || errors.Is(err, protocol.ErrNoPartition) || errors.Is(err, protocol.ErrNoTopic)
 }

@@ -395,3 +395,38 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		<-tick.C
 	}
 }
+
+// TestSplitRequests: a partition's messages beyond max_bytes go in several
+// produce requests, sent one after the other and delivered in order; when
+// one fails, the later ones are not sent (they would overtake it) and the
+// whole batch fails retryably.
+func TestSplitRequests(t *testing.T) {
+	needFake(t)
+	tg := newTarget(t, 1)
+	cfg := tg.config()
+	cfg.MaxBytes = 2048
+	d := newDrain(t, cfg, testOptions())
+	var produces atomic.Int32
+	tg.cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		produces.Add(1) // observe only: the broker handles the request
+		return nil, nil, false
+	})
+	batch := makeBatch([]string{"web", "api"}, 0, 40) // ~5 KB of records: at least 3 requests
+	send(t, d, batch)
+	if n := produces.Load(); n < 3 {
+		t.Fatalf("%d produce requests for ~5 KB with max_bytes 2048, want at least 3", n)
+	}
+
+	calls := failProduce(tg.cluster, int16(kafkago.NotEnoughReplicas), false)
+	next := makeBatch([]string{"web", "api"}, 40, 40)
+	err := d.Send(context.Background(), next)
+	if calls.Load() != 1 {
+		t.Fatalf("%d produce requests were failed, want 1", calls.Load())
+	}
+	var be *drains.BatchError
+	if err == nil || drains.IsPermanent(err) || errors.As(err, &be) {
+		t.Fatalf("Send: %v, want one retryable whole-batch error", err)
+	}
+	send(t, d, next)
+	checkRecords(t, consume(t, tg.brokers, tg.topic, 80), append(batch, next...), FormatRFC5424)
+}

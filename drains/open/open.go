@@ -78,6 +78,12 @@ func Parse(name, raw string) (Spec, error) {
 	if err := errors.Join(errs...); err != nil {
 		return fail(s.Redacted, err)
 	}
+	// Kafka amortises a produce request per partition over the batch: a
+	// larger default batch brings the drain to the bare producer's rate
+	// (benchmarks/RESULTS.md). An explicit batch= wins.
+	if s.Kind == KindKafka && !u.Query().Has("batch") {
+		s.Options.Batch = min(kafka.DefaultBatch, s.Options.Queue)
+	}
 	return s, nil
 }
 
