@@ -14,7 +14,7 @@ const TimeLayout = "2006-01-02T15:04:05.000000-07:00"
 // with the timestamp in UTC. "[PROC]" is left out when Proc is empty. It
 // does not allocate when dst has room.
 func AppendLine(dst []byte, m *Message) []byte {
-	dst = m.Time.UTC().AppendFormat(dst, TimeLayout)
+	dst = appendTime(dst, m.Time)
 	dst = append(dst, ' ')
 	if m.Source == "" {
 		dst = append(dst, "app"...)
@@ -39,7 +39,7 @@ func AppendRFC5424(dst []byte, m *Message) []byte {
 	dst = append(dst, '<')
 	dst = strconv.AppendUint(dst, uint64(m.Facility)*8+uint64(m.Severity), 10)
 	dst = append(dst, ">1 "...)
-	dst = m.Time.UTC().AppendFormat(dst, TimeLayout)
+	dst = appendTime(dst, m.Time)
 	dst = append(dst, ' ')
 	dst = appendHeaderField(dst, m.Host, 255)
 	dst = append(dst, ' ')
@@ -61,6 +61,48 @@ func AppendRFC5424(dst []byte, m *Message) []byte {
 	return dst
 }
 
+// appendTime appends t in UTC in TimeLayout: byte for byte what
+// t.UTC().AppendFormat(dst, TimeLayout) appends, without interpreting the
+// layout on every call.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	us := t.Nanosecond() / 1000
+	var b [len("2006-01-02T15:04:05.000000+00:00")]byte
+	put4(b[0:4], year)
+	b[4] = '-'
+	put2(b[5:7], int(month))
+	b[7] = '-'
+	put2(b[8:10], day)
+	b[10] = 'T'
+	put2(b[11:13], hour)
+	b[13] = ':'
+	put2(b[14:16], minute)
+	b[16] = ':'
+	put2(b[17:19], sec)
+	b[19] = '.'
+	for i := 25; i >= 20; i-- {
+		b[i] = byte('0' + us%10)
+		us /= 10
+	}
+	copy(b[26:], "+00:00")
+	return append(dst, b[:]...)
+}
+
+func put2(b []byte, v int) {
+	b[1] = byte('0' + v%10)
+	b[0] = byte('0' + v/10)
+}
+
+func put4(b []byte, v int) {
+	put2(b[2:4], v%100)
+	put2(b[0:2], v/100)
+}
+
 // appendHeaderField writes an RFC 5424 header field: printable US-ASCII
 // without spaces, at most max bytes, "-" when empty.
 func appendHeaderField(dst []byte, s string, max int) []byte {
@@ -70,12 +112,12 @@ func appendHeaderField(dst []byte, s string, max int) []byte {
 	if len(s) > max {
 		s = s[:max]
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 33 || c > 126 {
-			c = '_'
+	start := len(dst)
+	dst = append(dst, s...)
+	for i := start; i < len(dst); i++ {
+		if c := dst[i]; c < 33 || c > 126 {
+			dst[i] = '_'
 		}
-		dst = append(dst, c)
 	}
 	return dst
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/ingest/syslog"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -148,6 +149,7 @@ type writer struct {
 
 // request is the per-request state, reused through Handler.pool.
 type request struct {
+	parser   syslog.Parser // keeps the last timestamp's minute
 	msgs     []sluice.Message
 	inflated []byte // decompressed body
 	report   []byte // the 400 body: "line 3: …; line 7: …"

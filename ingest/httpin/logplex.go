@@ -48,7 +48,7 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 		frames++
 		body = rest
 		m := r.add()
-		if err := syslog.Parse(frame, received, m); err != nil {
+		if err := r.parser.Parse(frame, received, m); err != nil {
 			r.unadd()
 			p := problem{reason: reasonMalformed, what: "invalid syslog message", err: err.Error()}
 			if errors.Is(err, syslog.ErrInvalidUTF8) {

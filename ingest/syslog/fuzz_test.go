@@ -26,6 +26,10 @@ var parseSeeds = []string{
 	"<13>1 2025-02-29T00:00:00Z h a p m - x",
 	"<01>1 - - - - - -",
 	"<13>1 0000-01-01T00:00:00Z - - - - -",
+	"<13>1 2026-01-02T03:04:05Z h a p m - x\n<13>1 2026-01-02T03:04:59.5+01:00 h a p m - y",
+	"<13>1 2026-01-02T03:04:05Z h a p m - x\n<13>1 2026-01-02T03:05:05.000001-00:30 h a p m - y",
+	"<13>1 2026-01-02T03:04:05Z h a p m - x\n<13>1 2026-01-02T03:04:60Z h a p m - y",
+	"<13>1 1969-12-31T23:59:59.999999-23:59 h a p m - x\n<13>1 1969-12-31T23:59:00.1Z h a p m - y",
 }
 
 // FuzzParse checks the fast path against go-syslog: whenever the fast path
@@ -39,12 +43,36 @@ func FuzzParse(f *testing.F) {
 		var m sluice.Message
 		_ = Parse(in, received, &m)
 		checkFastAgainstGoSyslog(t, in)
+		checkParserAgainstParse(t, in)
 	})
+}
+
+// checkParserAgainstParse parses the first line of in and then the rest
+// with one Parser: what it remembers of the first must not change how it
+// parses the second, which must come out exactly as Parse has it.
+func checkParserAgainstParse(t *testing.T, in []byte) {
+	t.Helper()
+	first, second, ok := bytes.Cut(in, []byte("\n"))
+	if !ok {
+		second = in
+	}
+	var p Parser
+	var m1, m2 sluice.Message
+	_ = p.Parse(first, received, &m1)
+	err1 := p.Parse(second, received, &m1)
+	err2 := Parse(second, received, &m2)
+	if (err1 == nil) != (err2 == nil) || (err1 != nil && err1.Error() != err2.Error()) {
+		t.Fatalf("after %q, Parser.Parse(%q) = %v, Parse = %v", first, second, err1, err2)
+	}
+	if !equalMessage(m1, m2) {
+		t.Fatalf("after %q, Parser.Parse(%q)\n got %+v\nwant %+v", first, second, m1, m2)
+	}
 }
 
 func TestFastPathDifferential(t *testing.T) {
 	for _, s := range parseSeeds {
 		checkFastAgainstGoSyslog(t, []byte(s))
+		checkParserAgainstParse(t, []byte(s))
 	}
 }
 

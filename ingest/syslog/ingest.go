@@ -99,6 +99,7 @@ type session struct {
 	remote func() string // the peer, formatted only when logged
 	batch  []sluice.Message
 	counts [numReasons]uint64
+	parser Parser
 
 	logEvery time.Duration // 0: log only the first rejection
 	logged   time.Time
@@ -117,7 +118,7 @@ func newSession(in *ingester, remote func() string, logEvery time.Duration) *ses
 func (s *session) frame(frame []byte, received time.Time) {
 	s.batch = append(s.batch, sluice.Message{})
 	m := &s.batch[len(s.batch)-1]
-	err := Parse(frame, received, m)
+	err := s.parser.Parse(frame, received, m)
 	if err == nil {
 		err = s.authorize(m)
 	}

@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,19 +41,39 @@ var (
 // year of received (UTC) is used, or the year before when that would put the
 // message more than a week into the future (a December line read in January).
 // Errors for invalid UTF-8 wrap ErrInvalidUTF8.
+//
+// A stream of messages is parsed faster by one Parser, which remembers the
+// date of the last timestamp.
 func Parse(frame []byte, received time.Time, m *sluice.Message) error {
-	*m = sluice.Message{}
+	var p Parser
+	return p.Parse(frame, received, m)
+}
+
+// Parser is Parse with a memory: it keeps the date and time to the minute
+// of the last RFC 5424 timestamp it parsed, which consecutive messages of
+// one stream share, and works out the instant of a new one only when that
+// prefix changes. It parses exactly what Parse parses.
+//
+// The zero value is ready to use. A Parser is used by one goroutine at a
+// time (one per connection or request).
+type Parser struct {
+	ts tsCache
+}
+
+// Parse is the package's Parse.
+func (p *Parser) Parse(frame []byte, received time.Time, m *sluice.Message) error {
 	frame = trimEOL(frame)
 	if len(frame) == 0 {
+		*m = sluice.Message{}
 		return errEmpty
 	}
 	if frame[0] != '<' {
+		*m = sluice.Message{}
 		return errNoPRI
 	}
-	if !isRFC5424(frame) {
-		return parseRFC3164(frame, received, m)
-	}
-	switch parseFast(frame, received, m, false) {
+	// The fast path accepts only "<PRI>1 …", which isRFC5424 accepts too,
+	// so it can go first.
+	switch p.fast(frame, received, m, false) {
 	case fastOK:
 		return nil
 	case fastBadUTF8:
@@ -60,6 +81,9 @@ func Parse(frame []byte, received time.Time, m *sluice.Message) error {
 		return errUTF8RFC5424
 	}
 	*m = sluice.Message{}
+	if !isRFC5424(frame) {
+		return parseRFC3164(frame, received, m)
+	}
 	err := parseRFC5424(frame, received, m)
 	if err == nil || errors.Is(err, ErrInvalidUTF8) {
 		return err
@@ -68,7 +92,7 @@ func Parse(frame []byte, received time.Time, m *sluice.Message) error {
 	// "<190>1 2026-… host app web.1 - State changed". Accept that shape
 	// when nothing else does.
 	*m = sluice.Message{}
-	if parseFast(frame, received, m, true) == fastOK {
+	if p.fast(frame, received, m, true) == fastOK {
 		return nil
 	}
 	*m = sluice.Message{}
@@ -122,19 +146,20 @@ const (
 	fastBadUTF8             // well-formed header, MSG is not UTF-8
 )
 
-// parseFast parses a well-formed RFC 5424 message without allocating. It
+// fast parses a well-formed RFC 5424 message without allocating. It
 // accepts a strict subset of what go-syslog accepts (VERSION 1 only, at
 // most maxSDElements structured data elements, only the escapes \" \] \\)
-// and answers fastFallback for anything else.
+// and answers fastFallback for anything else. It sets m only when it
+// answers fastOK.
 //
 // With noSD, a message whose STRUCTURED-DATA is missing (neither "-" nor
 // "[") is accepted, everything after the MSGID being the MSG: the Logplex
 // shape, which go-syslog refuses.
-func parseFast(b []byte, received time.Time, m *sluice.Message, noSD bool) fastResult {
+func (p *Parser) fast(b []byte, received time.Time, m *sluice.Message, noSD bool) fastResult {
 	// PRI: "<" 0 or 1-191 without leading zeros ">".
 	i := 1
 	pri := 0
-	for i < len(b) && isDigit(b[i]) && i < 4 {
+	for i < len(b) && i < 4 && isDigit(b[i]) {
 		pri = pri*10 + int(b[i]-'0')
 		i++
 	}
@@ -148,34 +173,37 @@ func parseFast(b []byte, received time.Time, m *sluice.Message, noSD bool) fastR
 	}
 	i += 2
 	// TIMESTAMP.
-	end := indexSpace(b, i)
-	if end < 0 {
-		return fastFallback
-	}
-	if end-i == 1 && b[i] == '-' {
-		m.Time = received
+	t := received
+	if i+1 < len(b) && b[i] == '-' && b[i+1] == ' ' {
+		i += 2
 	} else {
-		t, ok := parseTimestamp(b[i:end])
-		if !ok {
+		var n int
+		var ok bool
+		t, n, ok = p.ts.parse(b[i:])
+		i += n
+		if !ok || i >= len(b) || b[i] != ' ' {
 			return fastFallback
 		}
-		m.Time = t
+		i++
 	}
-	i = end + 1
-	var ok bool
-	if m.Host, i, ok = headerField(b, i, 255); !ok {
+	host, i, ok := headerField(b, i, 255)
+	if !ok {
 		return fastFallback
 	}
-	if m.App, i, ok = headerField(b, i, 48); !ok {
+	app, i, ok := headerField(b, i, 48)
+	if !ok {
 		return fastFallback
 	}
-	if m.Proc, i, ok = headerField(b, i, 128); !ok {
+	proc, i, ok := headerField(b, i, 128)
+	if !ok {
 		return fastFallback
 	}
-	if m.MsgID, i, ok = headerField(b, i, 32); !ok {
+	msgID, i, ok := headerField(b, i, 32)
+	if !ok {
 		return fastFallback
 	}
 	// STRUCTURED-DATA.
+	sd := ""
 	switch {
 	case i >= len(b):
 		return fastFallback
@@ -193,23 +221,25 @@ func parseFast(b []byte, received time.Time, m *sluice.Message, noSD bool) fastR
 		if res != fastOK {
 			return res
 		}
-		m.StructuredData = str(b[i:end])
+		sd = str(b[i:end])
 		i = end
 	}
 	// MSG.
+	text := ""
 	if i < len(b) {
 		if b[i] != ' ' {
 			return fastFallback
 		}
 		msg := b[i+1:]
-		if !utf8.Valid(msg) {
+		if !validUTF8(msg) {
 			return fastBadUTF8
 		}
-		m.Text = str(trimBOM(msg))
+		text = str(trimBOM(msg))
 	}
-	m.Source = "app"
-	m.Facility = uint8(pri / 8)
-	m.Severity = uint8(pri % 8)
+	*m = sluice.Message{
+		Time: t, App: app, Source: "app", Proc: proc, Host: host, MsgID: msgID,
+		StructuredData: sd, Text: text, Facility: uint8(pri / 8), Severity: uint8(pri % 8),
+	}
 	return fastOK
 }
 
@@ -219,7 +249,7 @@ func parseFast(b []byte, received time.Time, m *sluice.Message, noSD bool) fastR
 // space.
 func headerField(b []byte, i, max int) (string, int, bool) {
 	start := i
-	for i < len(b) && b[i] > ' ' && b[i] < 127 {
+	for i < len(b) && b[i]-'!' < '~'-'!'+1 { // '!' <= b[i] <= '~'
 		i++
 	}
 	n := i - start
@@ -232,13 +262,31 @@ func headerField(b []byte, i, max int) (string, int, bool) {
 	return str(b[start:i]), i + 1, true
 }
 
-func indexSpace(b []byte, i int) int {
-	for ; i < len(b); i++ {
-		if b[i] == ' ' {
-			return i
+// msbs has the top bit of every byte set.
+const msbs = 0x8080808080808080
+
+// validUTF8 is utf8.Valid with a fast path for the usual all-ASCII MSG:
+// sixteen bytes at a time, and the last sixteen (or eight) again rather
+// than byte by byte.
+func validUTF8(b []byte) bool {
+	n := len(b)
+	var high uint64
+	switch {
+	case n >= 16:
+		for i := 0; i+16 <= n; i += 16 {
+			if (binary.LittleEndian.Uint64(b[i:])|binary.LittleEndian.Uint64(b[i+8:]))&msbs != 0 {
+				return utf8.Valid(b)
+			}
+		}
+		high = binary.LittleEndian.Uint64(b[n-16:]) | binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 8:
+		high = binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[n-8:])
+	default:
+		for _, c := range b {
+			high |= uint64(c)
 		}
 	}
-	return -1
+	return high&msbs == 0 || utf8.Valid(b)
 }
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
@@ -262,7 +310,7 @@ func scanSD(b []byte, i int) (int, fastResult) {
 	for i < len(b) && b[i] == '[' {
 		i++
 		start := i
-		for i < len(b) && isSDName(b[i]) {
+		for i < len(b) && sdName[b[i]] {
 			i++
 		}
 		if i-start < 1 || i-start > 32 || n == maxSDElements {
@@ -288,7 +336,7 @@ func scanSD(b []byte, i int) (int, fastResult) {
 			}
 			i++
 			start := i
-			for i < len(b) && isSDName(b[i]) {
+			for i < len(b) && sdName[b[i]] {
 				i++
 			}
 			if i-start < 1 || i-start > 32 || i+1 >= len(b) || b[i] != '=' || b[i+1] != '"' {
@@ -296,6 +344,9 @@ func scanSD(b []byte, i int) (int, fastResult) {
 			}
 			i += 2
 			for {
+				for i < len(b) && sdPlain[b[i]] {
+					i++
+				}
 				if i >= len(b) {
 					return 0, fastFallback
 				}
@@ -304,17 +355,15 @@ func scanSD(b []byte, i int) (int, fastResult) {
 					i++
 					break
 				}
-				switch {
-				case c == '\\':
+				switch c {
+				case '\\':
 					if i+1 >= len(b) || (b[i+1] != '"' && b[i+1] != ']' && b[i+1] != '\\') {
 						return 0, fastFallback
 					}
 					i += 2
-				case c == ']':
+				case ']':
 					return 0, fastFallback
-				case c < utf8.RuneSelf:
-					i++
-				default:
+				default: // c >= utf8.RuneSelf
 					r, size := utf8.DecodeRune(b[i:])
 					if r == utf8.RuneError && size == 1 {
 						return 0, fastBadUTF8
@@ -327,66 +376,123 @@ func scanSD(b []byte, i int) (int, fastResult) {
 	return i, fastOK
 }
 
-// isSDName reports whether c may appear in an SD-NAME: printable US-ASCII
-// except '=', ' ', ']' and '"'.
-func isSDName(c byte) bool {
-	return c > ' ' && c < 127 && c != '=' && c != ']' && c != '"'
+// sdName holds the bytes that may appear in an SD-NAME: printable US-ASCII
+// except '=', ' ', ']' and '"'. sdPlain holds the bytes that stand for
+// themselves in a PARAM-VALUE: US-ASCII except '"', '\\' and ']'.
+var sdName, sdPlain [256]bool
+
+func init() {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		sdName[c] = c > ' ' && c < 127 && c != '=' && c != ']' && c != '"'
+		sdPlain[c] = c != '"' && c != '\\' && c != ']'
+	}
 }
 
-// parseTimestamp parses an RFC 5424 TIMESTAMP (RFC 3339 with at most six
-// fraction digits, upper-case T and Z) without allocating.
-func parseTimestamp(b []byte) (time.Time, bool) {
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
-		return time.Time{}, false
+// tsCache remembers the first 16 bytes of the last timestamp parsed, its
+// date and time to the minute ("2006-01-02T15:04"), and that minute as Unix
+// seconds (read as UTC). Its zero value is empty.
+type tsCache struct {
+	key0, key1 uint64 // the 16 bytes, little-endian
+	unix       int64
+	valid      bool
+}
+
+// parse parses the RFC 5424 TIMESTAMP at the start of b: RFC 3339 with at
+// most six fraction digits, upper-case T and Z. It returns the time and its
+// length in bytes.
+func (c *tsCache) parse(b []byte) (time.Time, int, bool) {
+	if len(b) < 20 {
+		return time.Time{}, 0, false
+	}
+	k0, k1 := binary.LittleEndian.Uint64(b[0:8]), binary.LittleEndian.Uint64(b[8:16])
+	if !c.valid || k0 != c.key0 || k1 != c.key1 {
+		unix, ok := minuteUnix(b)
+		if !ok {
+			return time.Time{}, 0, false
+		}
+		c.key0, c.key1, c.unix, c.valid = k0, k1, unix, true
+	}
+	s1, s0 := b[17]-'0', b[18]-'0'
+	if b[16] != ':' || s1 > 5 || s0 > 9 {
+		return time.Time{}, 0, false
+	}
+	sec := c.unix + int64(s1)*10 + int64(s0)
+	i := 19
+	nsec := 0
+	if b[i] == '.' {
+		i++
+		start := i
+		for i < len(b) && i-start < 7 && isDigit(b[i]) {
+			nsec = nsec*10 + int(b[i]-'0')
+			i++
+		}
+		n := i - start
+		if n < 1 || n > 6 {
+			return time.Time{}, 0, false
+		}
+		nsec *= pow10[9-n]
+	}
+	if i >= len(b) {
+		return time.Time{}, 0, false
+	}
+	if b[i] == 'Z' {
+		return time.Unix(sec, int64(nsec)).In(time.UTC), i + 1, true
+	}
+	if len(b) < i+6 || (b[i] != '+' && b[i] != '-') || b[i+3] != ':' {
+		return time.Time{}, 0, false
+	}
+	h1, h0, m1, m0 := b[i+1]-'0', b[i+2]-'0', b[i+4]-'0', b[i+5]-'0'
+	if h1 > 2 || h0 > 9 || (h1 == 2 && h0 > 3) || m1 > 5 || m0 > 9 {
+		return time.Time{}, 0, false
+	}
+	off := (int(h1)*10+int(h0))*60 + int(m1)*10 + int(m0)
+	if b[i] == '-' {
+		off = -off
+	}
+	return time.Unix(sec-int64(off)*60, int64(nsec)).In(zone(off)), i + 6, true
+}
+
+var pow10 = [...]int{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
+
+// minuteUnix checks "2006-01-02T15:04" at the start of b (at least 16
+// bytes) and returns that minute as Unix seconds, read as UTC.
+func minuteUnix(b []byte) (int64, bool) {
+	if b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' {
+		return 0, false
 	}
 	year, ok1 := digits(b[0:4])
 	month, ok2 := digits(b[5:7])
 	day, ok3 := digits(b[8:10])
 	hour, ok4 := digits(b[11:13])
 	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) ||
 		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
-		hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, false
+		hour > 23 || minute > 59 {
+		return 0, false
 	}
-	i := 19
-	nsec := 0
-	if b[i] == '.' {
-		i++
-		start := i
-		for i < len(b) && isDigit(b[i]) {
-			nsec = nsec*10 + int(b[i]-'0')
-			i++
-		}
-		n := i - start
-		if n < 1 || n > 6 {
-			return time.Time{}, false
-		}
-		for ; n < 9; n++ {
-			nsec *= 10
-		}
+	return daysSinceEpoch(year, month, day)*86400 + int64(hour)*3600 + int64(minute)*60, true
+}
+
+// daysSinceEpoch is the number of days from 1970-01-01 to the given date of
+// the proleptic Gregorian calendar (Howard Hinnant's days_from_civil).
+func daysSinceEpoch(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
 	}
-	rest := b[i:]
-	var loc *time.Location
-	switch {
-	case len(rest) == 1 && rest[0] == 'Z':
-		loc = time.UTC
-	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, ok1 := digits(rest[1:3])
-		om, ok2 := digits(rest[4:6])
-		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return time.Time{}, false
-		}
-		off := oh*60 + om
-		if rest[0] == '-' {
-			off = -off
-		}
-		loc = zone(off)
-	default:
-		return time.Time{}, false
+	era := y
+	if era < 0 {
+		era -= 399
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), true
+	era /= 400
+	yoe := y - era*400
+	mp := int64(month) + 9
+	if month > 2 {
+		mp = int64(month) - 3
+	}
+	doy := (153*mp+2)/5 + int64(day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 func digits(b []byte) (int, bool) {

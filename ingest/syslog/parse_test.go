@@ -2,14 +2,31 @@ package syslog
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-logs/sluice"
 )
 
 var received = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
+
+// parseFast is Parser.fast without a Parser.
+func parseFast(b []byte, received time.Time, m *sluice.Message, noSD bool) fastResult {
+	var p Parser
+	return p.fast(b, received, m, noSD)
+}
+
+// parseTimestamp parses an RFC 5424 TIMESTAMP that is all of b, without a
+// cache.
+func parseTimestamp(b []byte) (time.Time, bool) {
+	var c tsCache
+	t, n, ok := c.parse(b)
+	return t, ok && n == len(b)
+}
 
 func TestParseGolden(t *testing.T) {
 	long := strings.Repeat("x", 20000)
@@ -185,6 +202,59 @@ func TestParseTimestampOffsets(t *testing.T) {
 	}
 }
 
+// TestTimestampInstants compares parsed timestamps with time.Date over
+// years 0 to 9999, every UTC offset form and fraction length, parsed by one
+// Parser in a row (as a connection does) and each on its own. The times
+// must be identical values, not only the same instant.
+func TestTimestampInstants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var p Parser
+	for range 20000 {
+		year := rng.IntN(10000)
+		if rng.IntN(2) == 0 {
+			year = 1960 + rng.IntN(100)
+		}
+		month := 1 + rng.IntN(12)
+		day := 1 + rng.IntN(daysIn(month, year))
+		hour, minute, sec := rng.IntN(24), rng.IntN(60), rng.IntN(60)
+		digits := rng.IntN(7)
+		frac := rng.IntN(int(pow10[digits]))
+		off := rng.IntN(2*24*60-1) - (24*60 - 1)
+		zulu := rng.IntN(4) == 0
+		if zulu {
+			off = 0
+		}
+		ts := fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute, sec)
+		if digits > 0 {
+			ts += fmt.Sprintf(".%0*d", digits, frac)
+		}
+		loc := zone(off)
+		switch {
+		case zulu:
+			ts += "Z"
+			loc = time.UTC
+		case off < 0:
+			ts += fmt.Sprintf("-%02d:%02d", -off/60, -off%60)
+		default:
+			ts += fmt.Sprintf("+%02d:%02d", off/60, off%60)
+		}
+		nsec := 0
+		if digits > 0 {
+			nsec = frac * pow10[9-digits]
+		}
+		want := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc)
+		got, ok := parseTimestamp([]byte(ts))
+		if !ok || got != want {
+			t.Fatalf("parseTimestamp(%q) = %v, %v; want %v", ts, got, ok, want)
+		}
+		var m sluice.Message
+		frame := []byte("<13>1 " + ts + " h a p m - x")
+		if err := p.Parse(frame, received, &m); err != nil || m.Time != want {
+			t.Fatalf("Parser.Parse(%q): time %v, err %v; want %v", frame, m.Time, err, want)
+		}
+	}
+}
+
 func TestNextOctetFrame(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -220,5 +290,24 @@ func TestNextOctetFrame(t *testing.T) {
 				t.Fatalf("NextOctetFrame(%q) = %q, %q, %v; want %q, %q", tt.in, frame, rest, err, tt.frame, tt.rest)
 			}
 		})
+	}
+}
+
+// TestValidUTF8 checks the ASCII fast path against utf8.Valid for every
+// length up to 40 with a valid or invalid non-ASCII byte at every position.
+func TestValidUTF8(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		ascii := []byte(strings.Repeat("a", n))
+		if !validUTF8(ascii) {
+			t.Fatalf("validUTF8(%q) = false", ascii)
+		}
+		for pos := 0; pos < n; pos++ {
+			for _, ins := range []string{"\xff", "é", "\xc3", "€"} {
+				b := append(append(append([]byte{}, ascii[:pos]...), ins...), ascii[pos+1:]...)
+				if got, want := validUTF8(b), utf8.Valid(b); got != want {
+					t.Fatalf("validUTF8(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
 	}
 }
