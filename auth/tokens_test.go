@@ -68,3 +68,18 @@ func TestFromAuthorization(t *testing.T) {
 		}
 	}
 }
+
+func TestValidName(t *testing.T) {
+	for _, c := range []struct {
+		s  string
+		ok bool
+	}{
+		{"web", true}, {"my-app_2.prod", true}, {"a", true}, {strings.Repeat("x", 48), true},
+		{"", false}, {strings.Repeat("x", 49), false}, {"we b", false}, {"a/b", false}, {"a[1]", false},
+		{"a?b", false}, {"a#b", false}, {"100%", false}, {"tab\t", false}, {"ünï", false}, {"\x7f", false},
+	} {
+		if got := ValidName(c.s); got != c.ok {
+			t.Errorf("ValidName(%q) = %v, want %v", c.s, got, c.ok)
+		}
+	}
+}
