@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,9 +15,15 @@ import (
 
 // Config is every setting of sluiced.
 type Config struct {
-	Port            int           // PORT
-	SyslogTCPAddr   string        // SYSLOG_TCP_ADDR; "" turns the listener off
-	SyslogUDPAddr   string        // SYSLOG_UDP_ADDR; "" turns the listener off
+	Port          int    // PORT
+	SyslogTCPAddr string // SYSLOG_TCP_ADDR; "" turns the listener off
+	SyslogUDPAddr string // SYSLOG_UDP_ADDR; "" turns the listener off
+	SyslogTLSAddr string // SYSLOG_TLS_ADDR; "" (default) is off
+	TLSCertFile   string // TLS_CERT_FILE
+	TLSKeyFile    string // TLS_KEY_FILE
+	// TLSCert is the loaded TLS_CERT_FILE/TLS_KEY_FILE pair, nil unless
+	// SYSLOG_TLS_ADDR is set.
+	TLSCert         *tls.Certificate
 	SyslogIdle      time.Duration // SYSLOG_IDLE_TIMEOUT
 	MaxBodyBytes    int64         // MAX_BODY_BYTES
 	MaxMessageBytes int           // MAX_MESSAGE_BYTES
@@ -45,6 +52,9 @@ var Vars = []Var{
 	{"PORT", "8080", "HTTP port: POST /logs, GET /apps/{app}/logs, /healthz, /metrics, /drains."},
 	{"SYSLOG_TCP_ADDR", ":5514", "Syslog TCP listen address (RFC 6587 octet-counted or LF framing, RFC 5424/3164). Empty turns it off."},
 	{"SYSLOG_UDP_ADDR", ":5514", "Syslog UDP listen address (one message per datagram). Empty turns it off."},
+	{"SYSLOG_TLS_ADDR", "", "Syslog over TLS listen address (RFC 5425, e.g. :6514; same framings as TCP). Needs TLS_CERT_FILE and TLS_KEY_FILE."},
+	{"TLS_CERT_FILE", "", "PEM certificate (chain) of the syslog TLS listener."},
+	{"TLS_KEY_FILE", "", "PEM private key of the syslog TLS listener."},
 	{"SYSLOG_IDLE_TIMEOUT", "5m", "A syslog TCP connection that sends nothing for this long is closed and counted (reason idle_timeout)."},
 	{"MAX_BODY_BYTES", "16MiB", "Largest HTTP ingest body, after gzip decompression; larger bodies get 413."},
 	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message; longer ones are truncated to it and counted (reason truncated)."},
@@ -113,6 +123,20 @@ func Load(environ []string) (Config, error) {
 	c.SyslogTCPAddr = addr("SYSLOG_TCP_ADDR")
 	c.SyslogUDPAddr = addr("SYSLOG_UDP_ADDR")
 	c.PprofAddr = addr("PPROF_ADDR")
+	c.SyslogTLSAddr = addr("SYSLOG_TLS_ADDR")
+	c.TLSCertFile, c.TLSKeyFile = get("TLS_CERT_FILE"), get("TLS_KEY_FILE")
+	switch {
+	case c.SyslogTLSAddr == "":
+	case c.TLSCertFile == "" || c.TLSKeyFile == "":
+		bad("SYSLOG_TLS_ADDR", c.SyslogTLSAddr, "needs TLS_CERT_FILE and TLS_KEY_FILE")
+	default:
+		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+		if err != nil {
+			bad("TLS_CERT_FILE", c.TLSCertFile, "cannot load it with TLS_KEY_FILE: "+err.Error())
+		} else {
+			c.TLSCert = &cert
+		}
+	}
 
 	dur := func(name string, min time.Duration) time.Duration {
 		v := get(name)

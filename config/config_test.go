@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,36 @@ func TestParseSize(t *testing.T) {
 				t.Fatalf("ParseSize(%q) = %d, %v", c.in, got, err)
 			}
 		})
+	}
+}
+
+// TestREADMETable keeps the README's configuration table in step with
+// Vars (which sluiced -help prints): same variables, same order, same
+// defaults.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "| `") && strings.Count(l, "|") >= 4 {
+			cells := strings.Split(l, "|")
+			name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+			if name == strings.ToUpper(name) && !strings.Contains(name, " ") && !strings.HasPrefix(name, "SLUICE") {
+				rows = append(rows, name+"="+strings.Trim(strings.TrimSpace(cells[2]), "`"))
+			}
+		}
+	}
+	var want []string
+	for _, v := range Vars {
+		def := v.Default
+		if def == "" {
+			def = "(unset)"
+		}
+		want = append(want, v.Name+"="+def)
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("README table and config.Vars differ\nREADME:\n  %s\nVars:\n  %s", strings.Join(rows, "\n  "), strings.Join(want, "\n  "))
 	}
 }

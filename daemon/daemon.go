@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ type Daemon struct {
 
 	tcp    *syslog.TCPServer
 	udp    *syslog.UDPServer
+	tls    *syslog.TCPServer // syslog over TLS, nil when off
 	httpLn net.Listener
 	http   *fasthttp.Server
 	logs   *httpin.Handler
@@ -125,6 +127,12 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		c.Addr = cfg.SyslogTCPAddr
 		d.tcp = syslog.NewTCP(c)
 	}
+	if cfg.SyslogTLSAddr != "" {
+		c := sc
+		c.Addr = cfg.SyslogTLSAddr
+		c.TLS = &tls.Config{Certificates: []tls.Certificate{*cfg.TLSCert}, MinVersion: tls.VersionTLS12}
+		d.tls = syslog.NewTCP(c)
+	}
 	if cfg.SyslogUDPAddr != "" {
 		c := sc
 		c.Addr = cfg.SyslogUDPAddr
@@ -179,6 +187,18 @@ func (d *Daemon) Start() error {
 			return fmt.Errorf("listen SYSLOG_UDP_ADDR %q: %w", d.cfg.SyslogUDPAddr, err)
 		}
 	}
+	if d.tls != nil {
+		if err := d.tls.Listen(); err != nil {
+			ln.Close()
+			if d.tcp != nil {
+				_ = d.tcp.Shutdown(context.Background())
+			}
+			if d.udp != nil {
+				_ = d.udp.Shutdown(context.Background())
+			}
+			return fmt.Errorf("listen SYSLOG_TLS_ADDR %q: %w", d.cfg.SyslogTLSAddr, err)
+		}
+	}
 	if d.cfg.PprofAddr != "" {
 		if err := d.startPprof(); err != nil {
 			ln.Close()
@@ -195,12 +215,18 @@ func (d *Daemon) Start() error {
 	if d.udp != nil {
 		d.serve("syslog_udp", d.udp.Serve)
 	}
+	if d.tls != nil {
+		d.serve("syslog_tls", d.tls.Serve)
+	}
 	attrs := []any{"http", ln.Addr().String()}
 	if d.tcp != nil {
 		attrs = append(attrs, "syslog_tcp", d.tcp.Addr().String())
 	}
 	if d.udp != nil {
 		attrs = append(attrs, "syslog_udp", d.udp.Addr().String())
+	}
+	if d.tls != nil {
+		attrs = append(attrs, "syslog_tls", d.tls.Addr().String())
 	}
 	attrs = append(attrs, "drains", len(d.workers), "auth", d.cfg.Tokens.Enabled())
 	d.log.Info("sluiced listening", attrs...)
@@ -243,6 +269,14 @@ func (d *Daemon) SyslogUDPAddr() net.Addr {
 	return d.udp.Addr()
 }
 
+// SyslogTLSAddr is the bound syslog TLS address, nil when off.
+func (d *Daemon) SyslogTLSAddr() net.Addr {
+	if d.tls == nil {
+		return nil
+	}
+	return d.tls.Addr()
+}
+
 // Workers returns the drain workers (for /drains and tests).
 func (d *Daemon) Workers() []*drains.Worker { return d.workers }
 
@@ -278,6 +312,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	if d.udp != nil {
 		stop("syslog udp", d.udp.Shutdown)
+	}
+	if d.tls != nil {
+		stop("syslog tls", d.tls.Shutdown)
 	}
 	stop("http", d.http.ShutdownWithContext)
 	if d.pprof != nil {

@@ -136,3 +136,12 @@ func TestCheckDrains(t *testing.T) {
 		})
 	}
 }
+
+func runSluiced(bin string, env []string, args ...string) (string, error) {
+	cmd := exec.Command(bin+"/sluiced", args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func containsLine(out, want string) bool { return strings.Contains(out, want) }

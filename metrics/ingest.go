@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 const (
 	SyslogTCP = "syslog_tcp"
 	SyslogUDP = "syslog_udp"
+	SyslogTLS = "syslog_tls"
 	HTTP      = "http"
 )
 

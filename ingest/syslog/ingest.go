@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,9 @@ type Config struct {
 	Publisher       sluice.Publisher
 	Metrics         *metrics.Ingest // nil: counted nowhere
 	Logger          *slog.Logger    // nil: discard
+	// TLS, when set, makes a TCP server speak syslog over TLS (RFC 5425);
+	// its metrics use transport syslog_tls.
+	TLS *tls.Config
 }
 
 // DefaultMaxMessageBytes is the MaxMessageBytes of a zero Config.

@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ type TCPServer struct {
 	in   *ingester
 	addr string
 	idle time.Duration
+	tls  *tls.Config // nil: plain TCP
 
 	closing atomic.Bool
 
@@ -38,8 +40,13 @@ type TCPServer struct {
 
 // NewTCP returns a server for cfg; Listen binds it.
 func NewTCP(cfg Config) *TCPServer {
+	transport := metrics.SyslogTCP
+	if cfg.TLS != nil {
+		transport = metrics.SyslogTLS
+	}
 	return &TCPServer{
-		in:    newIngester(cfg, metrics.SyslogTCP),
+		in:    newIngester(cfg, transport),
+		tls:   cfg.TLS,
 		addr:  cfg.Addr,
 		idle:  cfg.IdleTimeout,
 		conns: make(map[net.Conn]struct{}),
@@ -54,6 +61,12 @@ func (s *TCPServer) Listen() error {
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("syslog tcp listen %s: %w", s.addr, err)
+	}
+	if s.tls != nil {
+		// The handshake runs on the connection's first read, in its own
+		// goroutine and under its idle deadline: a client that never
+		// finishes it costs nobody else anything.
+		ln = tls.NewListener(ln, s.tls)
 	}
 	s.mu.Lock()
 	s.ln = ln
