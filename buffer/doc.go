@@ -2,14 +2,18 @@
 // (what `sluice logs` reads) and the tail subscriptions that follow an app's
 // new lines as they arrive.
 //
-// Storage. An app's ring keeps each line once, in the tail-line format
-// without its timestamp ("SOURCE[PROC]: MESSAGE\n"), in a stream of
-// fixed-size chunks, plus one 16-byte index entry per line (timestamp in
-// microseconds, stream offset, source and proc lengths for filtering). There
-// is no heap object per line; the timestamp is formatted when a line is read,
-// which gives exactly the bytes of sluice.AppendLine. Chunks freed at the
-// head of a full ring are reused at its tail, so a steady Append allocates
-// nothing.
+// Storage. An app's ring keeps each line once, as a record in a stream of
+// fixed-size chunks: an 18-byte header (timestamp in microseconds, the
+// line's length and the previous record's, source and proc lengths for
+// filtering) followed by the line in the tail-line format without its
+// timestamp ("SOURCE[PROC]: MESSAGE\n"). Header and bytes side by side
+// mean an Append writes one place per line (with thousands of apps, each
+// Append to a ring is a cache miss on it); the ring struct keeps its first
+// and last chunk, its app name and the sizes of its oldest and newest
+// records, so an Append touches the struct and one chunk. There is no heap
+// object per line; the timestamp is formatted when a line is read, which
+// gives exactly the bytes of sluice.AppendLine. Chunks freed at the head of
+// a full ring are reused at its tail, so a steady Append allocates nothing.
 //
 // Bounds. A ring holds at most Config.Lines lines and Config.BytesPerApp
 // bytes of tail lines (as Last returns them); the oldest lines go first. All
@@ -23,7 +27,7 @@
 // has its own mutex, so appends to different apps do not contend; a short
 // global read lock guards the app map. Lock order: the app map, then a
 // ring. Append never blocks on a subscriber: a subscriber's queue holds
-// sequence numbers of matching lines (TailBuffer at most); when it is full
+// the stream positions of matching lines (TailBuffer at most); when it is full
 // the oldest are dropped, counted, and reported to the subscriber as an
 // in-band L11 line before its next lines. A Subscription is read by one
 // goroutine (Next); Close may be called from any goroutine, at any time.

@@ -1,6 +1,8 @@
 package buffer
 
 import (
+	"encoding/binary"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -22,90 +24,153 @@ type chunk [chunkSize]byte
 var freeChunks = sync.Pool{New: func() any { return new(chunk) }}
 
 // maxField is the longest SOURCE or PROC a ring keeps; longer ones (never
-// valid syslog or token names) are cut. It keeps the index entry small.
+// valid syslog or token names) are cut. It keeps the record header small.
 const maxField = 255
 
-// entry indexes one line. start holds the low 32 bits of the line's stream
-// position: a ring never spans 4 GiB, so the full position is recovered
-// from the ring's head. The line ends where the next one starts.
-type entry struct {
-	micros  int64 // timestamp, microseconds since the Unix epoch
-	start   uint32
-	srcLen  uint16
-	procLen uint16
+// A record is one line in a ring's byte stream: a header, then the line as
+// a tail line without its timestamp ("SOURCE[PROC]: MESSAGE\n"). Keeping
+// the header beside the bytes means an Append writes one place per line,
+// and a reader finds everything about a line where its bytes are.
+//
+// The header, little endian: the timestamp in microseconds since the Unix
+// epoch (8 bytes), the length of the line (4), the length of the previous
+// record (4, for walking back from the newest line) and the lengths of
+// SOURCE and PROC (1 each, for filtering).
+const hdrSize = 18
+
+type header struct {
+	micros          int64
+	line, prev      uint32
+	srcLen, procLen uint8
 }
 
-const entrySize = int64(unsafe.Sizeof(entry{}))
+// size is the length of the record.
+func (h *header) size() uint64 { return hdrSize + uint64(h.line) }
+
+func (h *header) put(b []byte) {
+	_ = b[hdrSize-1]
+	binary.LittleEndian.PutUint64(b, uint64(h.micros))
+	binary.LittleEndian.PutUint32(b[8:], h.line)
+	binary.LittleEndian.PutUint32(b[12:], h.prev)
+	b[16], b[17] = h.srcLen, h.procLen
+}
+
+func decodeHeader(b []byte) header {
+	_ = b[hdrSize-1]
+	return header{
+		micros:  int64(binary.LittleEndian.Uint64(b)),
+		line:    binary.LittleEndian.Uint32(b[8:]),
+		prev:    binary.LittleEndian.Uint32(b[12:]),
+		srcLen:  b[16],
+		procLen: b[17],
+	}
+}
+
+// maxInlineName is the longest app name a ring keeps in its own struct
+// (auth.ValidName allows 48 bytes): the store's map compares keys where
+// Append looks next anyway, instead of in a separate allocation.
+const maxInlineName = 48
 
 // appOverhead approximates what an app costs besides its lines: the ring
-// struct, its name and its map slot. It is counted against MemoryLimit so
-// that many tiny apps cannot grow memory without bound.
-const appOverhead = int64(unsafe.Sizeof(ring{})) + 64
+// struct (with its name) and its map slot. It is counted against
+// MemoryLimit so that many tiny apps cannot grow memory without bound.
+const appOverhead = int64(unsafe.Sizeof(ring{})) + 32
 
 // ring is one app's lines. Its byte stream is the concatenation of the
-// stored lines; positions in it only grow. [head, tail) is held, in chunks
-// covering [cbase*chunkSize, (cbase+cn)*chunkSize).
+// stored records; positions in it only grow. [head, tail) is held, in
+// chunks covering [cbase*chunkSize, (cbase+cn)*chunkSize).
+//
+// The fields an Append touches come first, and the struct is 256 bytes (a
+// size class aligned to cache lines): with many apps, each Append to a ring
+// misses the cache on it, so it should span as few lines as possible.
 type ring struct {
-	app string
-
-	// lastWrite is the store clock at the last Append (for eviction order).
-	lastWrite atomic.Uint64
+	name [maxInlineName]byte // backs app when it fits
+	app  string
 
 	mu sync.Mutex
 	// dead is set when the store forgets the ring; an Append that found it
 	// in the map just before looks it up again.
-	dead bool
-
-	ents     []entry // circular; ents[first] is the oldest line
-	first, n int
-	seq      uint64 // sequence number of the next line; the oldest is seq-n
-
+	dead       bool
+	lastLen    uint32 // size of the newest record
+	headLen    uint32 // size of the oldest record (when n > 0)
+	n          int    // lines held
+	seq        uint64 // lines ever appended; the oldest held is seq-n
 	head, tail uint64
-	chunks     []*chunk // circular; chunks[cfirst] holds chunk number cbase
-	cfirst, cn int
-	cbase      uint64
-	spare      *chunk // a freed chunk kept for the next write
+	hc, tc     *chunk // the first and the last chunk (nil when cn is 0)
 
 	lineBytes int64 // bytes of the held lines as tail lines
-	mem       int64 // memory held: chunks, spare, tables, appOverhead
+	mem       int64 // memory held: chunks, spare, table, appOverhead
+	cbase     uint64
+	cfirst    int
+	cn        int
+	spare     *chunk // a freed chunk kept for the next write
+	// lastWrite is the store clock at the last Append (for eviction order).
+	lastWrite atomic.Uint64
 
-	subs []*Subscription
+	chunks []*chunk // circular; chunks[cfirst] holds chunk number cbase
+	subs   []*Subscription
+
+	_ [16]byte // to 256 bytes
 }
 
 func newRing(app string) *ring {
-	return &ring{app: app, mem: appOverhead}
-}
-
-// slot is the index in ents of the i-th oldest line.
-func (r *ring) slot(i int) int {
-	j := r.first + i
-	if j >= len(r.ents) {
-		j -= len(r.ents)
+	r := &ring{mem: appOverhead}
+	if len(app) <= maxInlineName {
+		n := copy(r.name[:], app)
+		r.app = unsafe.String(&r.name[0], n)
+	} else {
+		r.app = strings.Clone(app)
 	}
-	return j
+	return r
 }
 
-// pos recovers a stream position from an entry's low 32 bits.
-func (r *ring) pos(lo uint32) uint64 {
-	return r.head + uint64(lo-uint32(r.head))
-}
-
-// span returns the stream range of the i-th oldest line.
-func (r *ring) span(i int) (start, end uint64) {
-	start = r.pos(r.ents[r.slot(i)].start)
-	if i+1 < r.n {
-		return start, r.pos(r.ents[r.slot(i+1)].start)
-	}
-	return start, r.tail
-}
-
-// chunkAt returns the chunk holding stream position p and p's offset in it.
+// chunkAt returns the chunk holding stream position p (which is covered)
+// and p's offset in it. The first and last chunks, where writes and
+// evictions happen, are found without reading the table.
 func (r *ring) chunkAt(p uint64) (*chunk, int) {
-	i := int(p/chunkSize-r.cbase) + r.cfirst
+	k := p/chunkSize - r.cbase
+	switch {
+	case k == 0:
+		return r.hc, int(p % chunkSize)
+	case k == uint64(r.cn-1):
+		return r.tc, int(p % chunkSize)
+	}
+	i := int(k) + r.cfirst
 	if i >= len(r.chunks) {
 		i -= len(r.chunks)
 	}
 	return r.chunks[i], int(p % chunkSize)
+}
+
+// headerAt reads the header of the record at p.
+func (r *ring) headerAt(p uint64) header {
+	c, off := r.chunkAt(p)
+	if off+hdrSize <= chunkSize {
+		return decodeHeader(c[off : off+hdrSize])
+	}
+	var b [hdrSize]byte
+	r.read(p, b[:])
+	return decodeHeader(b[:])
+}
+
+// sizeAt returns the size of the record at p, reading only its length.
+func (r *ring) sizeAt(p uint64) uint32 {
+	c, off := r.chunkAt(p)
+	if off+hdrSize <= chunkSize {
+		return hdrSize + binary.LittleEndian.Uint32(c[off+8:off+12])
+	}
+	h := r.headerAt(p)
+	return uint32(h.size())
+}
+
+// read copies the stream from p into b.
+func (r *ring) read(p uint64, b []byte) {
+	for len(b) > 0 {
+		c, off := r.chunkAt(p)
+		k := copy(b, c[off:])
+		b = b[k:]
+		p += uint64(k)
+	}
 }
 
 // put stores m as the newest line, evicting old lines to stay within the
@@ -123,14 +188,14 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) 
 		proc = proc[:maxField]
 	}
 	text := m.Text
-	hdr := len(src) + len(": \n")
+	fixed := len(src) + len(": \n")
 	if proc != "" {
-		hdr += len(proc) + len("[]")
+		fixed += len(proc) + len("[]")
 	}
-	if int64(hdr+len(text)+tsLen) > maxBytes {
+	if int64(fixed+len(text)+tsLen) > maxBytes {
 		// The line alone is larger than the ring: keep what fits, cut at
 		// a rune boundary, rather than lose the line.
-		room := int(maxBytes) - tsLen - hdr
+		room := int(maxBytes) - tsLen - fixed
 		if room < 0 {
 			ev.appBytes++
 			return
@@ -140,7 +205,7 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) 
 		}
 		text = text[:room]
 	}
-	size := hdr + len(text)
+	size := fixed + len(text)
 	for r.n >= lines {
 		r.evictOldest()
 		ev.appLines++
@@ -149,21 +214,22 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) 
 		r.evictOldest()
 		ev.appBytes++
 	}
-	if r.n == len(r.ents) {
-		r.growIndex(lines)
-	}
-	r.reserve(size)
+	rec := hdrSize + size
+	r.reserve(rec)
 
-	r.ents[r.slot(r.n)] = entry{
+	h := header{
 		micros:  m.Time.UnixMicro(),
-		start:   uint32(r.tail),
-		srcLen:  uint16(len(src)),
-		procLen: uint16(len(proc)),
+		line:    uint32(size),
+		prev:    r.lastLen,
+		srcLen:  uint8(len(src)),
+		procLen: uint8(len(proc)),
 	}
-	if c, off := r.chunkAt(r.tail); off+size <= chunkSize {
-		// Fast path: the line fits in the current chunk. Appending to a
+	if off := int(r.tail % chunkSize); off+rec <= chunkSize {
+		// Fast path: the record fits in the last chunk. Appending to a
 		// zero-length slice of the chunk writes in place.
-		b := c[off:off:chunkSize]
+		b := r.tc[off:off:chunkSize]
+		h.put(b[:hdrSize])
+		b = b[:hdrSize]
 		b = append(b, src...)
 		if proc != "" {
 			b = append(b, '[')
@@ -173,26 +239,53 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) 
 		b = append(b, ": "...)
 		b = append(b, text...)
 		_ = append(b, '\n')
-	} else {
-		p := r.write(r.tail, src)
+	} else if rec <= maxAssembled {
+		// The record spans chunks: assemble it, then copy it in two
+		// pieces rather than seven.
+		var a [maxAssembled]byte
+		h.put(a[:hdrSize])
+		b := a[:hdrSize]
+		b = append(b, src...)
 		if proc != "" {
-			p = r.write(p, "[")
-			p = r.write(p, proc)
-			p = r.write(p, "]")
+			b = append(b, '[')
+			b = append(b, proc...)
+			b = append(b, ']')
 		}
-		p = r.write(p, ": ")
-		p = r.write(p, text)
-		r.write(p, "\n")
+		b = append(b, ": "...)
+		b = append(b, text...)
+		b = append(b, '\n')
+		write(r, r.tail, b)
+	} else {
+		var hb [hdrSize]byte
+		h.put(hb[:])
+		p := write(r, r.tail, hb[:])
+		p = write(r, p, src)
+		if proc != "" {
+			p = write(r, p, "[")
+			p = write(r, p, proc)
+			p = write(r, p, "]")
+		}
+		p = write(r, p, ": ")
+		p = write(r, p, text)
+		write(r, p, "\n")
 	}
-	r.tail += uint64(size)
+	if r.n == 0 {
+		r.headLen = uint32(rec)
+	}
+	r.tail += uint64(rec)
+	r.lastLen = uint32(rec)
 	r.n++
 	r.seq++
 	r.lineBytes += int64(size + tsLen)
 }
 
+// maxAssembled is the largest record put assembles on the stack when it
+// spans two chunks.
+const maxAssembled = 512
+
 // write copies s to stream position p (already reserved) and returns the
 // position after it.
-func (r *ring) write(p uint64, s string) uint64 {
+func write[S string | []byte](r *ring, p uint64, s S) uint64 {
 	for len(s) > 0 {
 		c, off := r.chunkAt(p)
 		k := copy(c[off:], s)
@@ -224,6 +317,10 @@ func (r *ring) reserve(size int) {
 			i -= len(r.chunks)
 		}
 		r.chunks[i] = c
+		if r.cn == 0 {
+			r.hc = c
+		}
+		r.tc = c
 		r.cn++
 	}
 }
@@ -242,30 +339,17 @@ func (r *ring) growChunkTable() {
 	r.chunks, r.cfirst = t, 0
 }
 
-// growIndex makes room for one more line, doubling up to lines entries.
-func (r *ring) growIndex(lines int) {
-	r.resizeIndex(min(max(8, 2*len(r.ents)), lines))
-}
-
-func (r *ring) resizeIndex(n int) {
-	t := make([]entry, n)
-	k := copy(t, r.ents[r.first:min(len(r.ents), r.first+r.n)])
-	copy(t[k:], r.ents[:r.n-k])
-	r.mem += int64(n-len(r.ents)) * entrySize
-	r.ents, r.first = t, 0
-}
-
 // evictOldest drops the oldest line and releases the chunks before it. The
 // first freed chunk becomes the spare; any other is given back.
+//
+// The oldest record's size is kept in the ring, and the next one's header
+// is read after the eviction: the read, likely a cache miss on data
+// written long ago, is then not in the way of the write that follows.
 func (r *ring) evictOldest() {
-	_, end := r.span(0)
-	r.lineBytes -= int64(end-r.head) + int64(tsLen)
-	r.first++
-	if r.first == len(r.ents) {
-		r.first = 0
-	}
+	size := uint64(r.headLen)
+	r.lineBytes -= int64(size-hdrSize) + int64(tsLen)
 	r.n--
-	r.head = end
+	r.head += size
 	for r.cn > 0 && (r.cbase+1)*chunkSize <= r.head {
 		c := r.chunks[r.cfirst]
 		r.chunks[r.cfirst] = nil
@@ -281,11 +365,19 @@ func (r *ring) evictOldest() {
 			freeChunks.Put(c)
 			r.mem -= chunkSize
 		}
+		if r.cn == 0 {
+			r.hc, r.tc = nil, nil
+		} else {
+			r.hc = r.chunks[r.cfirst]
+		}
+	}
+	if r.n > 0 {
+		r.headLen = r.sizeAt(r.head)
 	}
 }
 
-// compact gives back what an emptied or shrunken ring does not need: the
-// spare chunk, the chunks of an empty ring, most of a sparse index.
+// compact gives back what an emptied ring does not need: the spare chunk
+// and the chunks and table of an empty ring.
 func (r *ring) compact() {
 	if r.spare != nil {
 		freeChunks.Put(r.spare)
@@ -301,21 +393,18 @@ func (r *ring) compact() {
 			freeChunks.Put(r.chunks[j])
 			r.mem -= chunkSize
 		}
-		r.mem -= int64(len(r.chunks))*8 + int64(len(r.ents))*entrySize
+		r.mem -= int64(len(r.chunks)) * 8
 		r.chunks, r.cfirst, r.cn = nil, 0, 0
-		r.ents, r.first = nil, 0
-		return
-	}
-	if r.n < len(r.ents)/4 {
-		r.resizeIndex(max(8, 2*r.n))
+		r.hc, r.tc = nil, nil
 	}
 }
 
-// appendLine appends the i-th oldest line, formatted as a tail line.
-func (r *ring) appendLine(dst []byte, i int, st *stamper) []byte {
-	start, end := r.span(i)
-	dst = st.append(dst, r.ents[r.slot(i)].micros)
+// appendLine appends the line of the record at p, whose header is h,
+// formatted as a tail line.
+func (r *ring) appendLine(dst []byte, p uint64, h *header, st *stamper) []byte {
+	dst = st.append(dst, h.micros)
 	dst = append(dst, ' ')
+	start, end := p+hdrSize, p+h.size()
 	for start < end {
 		c, off := r.chunkAt(start)
 		k := min(chunkSize-off, int(end-start))
@@ -339,55 +428,57 @@ func (r *ring) equalAt(p uint64, s string) bool {
 	return true
 }
 
-// matches reports whether the i-th oldest line passes f.
-func (r *ring) matches(i int, f *Filter) bool {
+// matches reports whether the line of the record at p, whose header is h,
+// passes f.
+func (r *ring) matches(p uint64, h *header, f *Filter) bool {
 	if f.Source == "" && f.Ps == "" {
 		return true
 	}
-	e := &r.ents[r.slot(i)]
-	start := r.pos(e.start)
-	if f.Source != "" && (int(e.srcLen) != len(f.Source) || !r.equalAt(start, f.Source)) {
+	start := p + hdrSize
+	if f.Source != "" && (int(h.srcLen) != len(f.Source) || !r.equalAt(start, f.Source)) {
 		return false
 	}
 	if f.Ps != "" {
-		pl := int(e.procLen)
+		pl := int(h.procLen)
 		if pl < len(f.Ps) {
 			return false
 		}
-		p := start + uint64(e.srcLen) + 1 // after "SOURCE["
-		if !r.equalAt(p, f.Ps) {
+		q := start + uint64(h.srcLen) + 1 // after "SOURCE["
+		if !r.equalAt(q, f.Ps) {
 			return false
 		}
-		if pl > len(f.Ps) && !r.equalAt(p+uint64(len(f.Ps)), ".") {
+		if pl > len(f.Ps) && !r.equalAt(q+uint64(len(f.Ps)), ".") {
 			return false
 		}
 	}
 	return true
 }
 
-// appendLast appends the last n lines passing f among those with a
-// sequence number below before, oldest first.
+// appendLast appends the last n lines passing f among those stored before
+// stream position before (a record boundary), oldest first.
 func (r *ring) appendLast(dst []byte, n int, f *Filter, before uint64) []byte {
-	hi := r.n - int(min(r.seq-before, uint64(r.n))) // lines [0, hi) are before
-	if n <= 0 || hi <= 0 {
+	if n <= 0 || before <= r.head {
 		return dst
 	}
-	lo := max(0, hi-n)
-	if f.Source != "" || f.Ps != "" {
-		found := 0
-		lo = hi
-		for lo > 0 && found < n {
-			lo--
-			if r.matches(lo, f) {
-				found++
-			}
+	// Walk back to the oldest of the lines to append.
+	lo, found := before, 0
+	for lo > r.head && found < n {
+		prev := r.lastLen
+		if lo != r.tail {
+			prev = r.headerAt(lo).prev
+		}
+		lo -= uint64(prev)
+		if h := r.headerAt(lo); r.matches(lo, &h, f) {
+			found++
 		}
 	}
 	var st stamper
-	for i := lo; i < hi; i++ {
-		if r.matches(i, f) {
-			dst = r.appendLine(dst, i, &st)
+	for p := lo; p < before; {
+		h := r.headerAt(p)
+		if r.matches(p, &h, f) {
+			dst = r.appendLine(dst, p, &h, &st)
 		}
+		p += h.size()
 	}
 	return dst
 }

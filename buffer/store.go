@@ -3,7 +3,6 @@ package buffer
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,7 +163,7 @@ func (s *Store) ring(app string) *ring {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r = s.apps[app]; r == nil {
-		r = newRing(strings.Clone(app))
+		r = newRing(app)
 		s.apps[r.app] = r
 		s.mem.Add(r.mem)
 	}
@@ -221,7 +220,7 @@ func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first
 		r = s.ring(r.app)
 		r.mu.Lock()
 	}
-	mem0, n0, seq0 := r.mem, r.n, r.seq
+	mem0, n0, seq0, tail0 := r.mem, r.n, r.seq, r.tail
 	lines, maxBytes := s.cfg.Lines, s.cfg.BytesPerApp
 	if next == nil {
 		for i := range batch {
@@ -236,32 +235,33 @@ func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first
 	acc.mem += r.mem - mem0
 	acc.lines += int64(r.n - n0)
 	if len(r.subs) > 0 {
-		s.feed(r, seq0, acc)
+		s.feed(r, seq0, tail0, acc)
 	}
 	r.mu.Unlock()
 }
 
-// feed queues the lines from seq0 on for r's subscribers. The caller holds
-// r.mu.
-func (s *Store) feed(r *ring, seq0 uint64, acc *appendAcc) {
-	oldest := r.seq - uint64(r.n)
-	// Lines a batch larger than the ring pushed out at once never reach
-	// the subscribers.
-	skipped := uint64(0)
-	if seq0 < oldest {
-		skipped, seq0 = oldest-seq0, oldest
-	}
+// feed queues the lines appended since the ring's tail was tail0 and its
+// sequence number seq0 for r's subscribers, and wakes each once. The caller
+// holds r.mu.
+func (s *Store) feed(r *ring, seq0, tail0 uint64, acc *appendAcc) {
 	for _, sub := range r.subs {
-		dropped := uint64(0)
-		if skipped > 0 {
-			dropped += skipped
-		}
-		for seq := seq0; seq < r.seq; seq++ {
-			if r.matches(int(seq-oldest), &sub.f) && sub.push(seq) {
-				dropped++
+		sub.fed = 0
+	}
+	walked := uint64(0)
+	for p := max(tail0, r.head); p < r.tail; walked++ {
+		h := r.headerAt(p)
+		for _, sub := range r.subs {
+			if r.matches(p, &h, &sub.f) && sub.push(p) {
+				sub.fed++
 			}
 		}
-		if dropped > 0 {
+		p += h.size()
+	}
+	// Lines a batch larger than the ring pushed out at once never reach
+	// the subscribers.
+	skipped := r.seq - seq0 - walked
+	for _, sub := range r.subs {
+		if dropped := sub.fed + skipped; dropped > 0 {
 			if acc.now.IsZero() {
 				acc.now = time.Now()
 			}
@@ -377,7 +377,7 @@ func (s *Store) Last(dst []byte, app string, n int, f Filter) []byte {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.appendLast(dst, n, &f, r.seq)
+	return r.appendLast(dst, n, &f, r.tail)
 }
 
 // Close ends every subscription (their Next returns io.EOF) and makes later

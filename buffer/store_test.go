@@ -605,3 +605,53 @@ func metric(t *testing.T, reg prometheus.Gatherer, name, reason string) float64 
 	t.Fatalf("no metric %s{%s}", name, reason)
 	return 0
 }
+
+// TestRingLayout keeps the ring struct at 256 bytes, a size class aligned
+// to cache lines, so that an Append to one of many apps misses on as few
+// lines as possible.
+func TestRingLayout(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("layout tuned for 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(ring{}); n != 256 {
+		t.Fatalf("ring is %d bytes, want 256 (adjust the padding)", n)
+	}
+}
+
+// TestLinesSpanningChunks covers records (header and line) that straddle
+// chunks or are longer than a chunk, read back by Last, Backlog and Next.
+func TestLinesSpanningChunks(t *testing.T) {
+	for _, lines := range []int{1, 3, 50} {
+		t.Run(fmt.Sprint("lines=", lines), func(t *testing.T) {
+			s := New(Config{Lines: lines, MemoryLimit: 1 << 30}, nil)
+			m := &model{maxLines: lines, maxBytes: 1 << 20}
+			sub := s.Subscribe("a", Filter{Ps: "web"})
+			defer sub.Close()
+			var want []string
+			for i, n := range []int{0, 1, 500, 1000, 1023, 1024, 1025, 2500, 7, 4000, 990, 3, 1100} {
+				batch := make([]sluice.Message, 1+i%3)
+				for j := range batch {
+					batch[j] = msg("a", fmt.Sprint("web.", j), strings.Repeat(string(rune('a'+i)), n+j))
+					m.put(batch[j])
+					want = append(want, line(batch[j]))
+				}
+				s.Append(batch)
+				for _, k := range []int{1, 2, 1 << 20} {
+					if got, w := string(s.Last(nil, "a", k, Filter{})), m.last(k, Filter{}); got != w {
+						t.Fatalf("after %d: Last(%d): got %d bytes, want %d", i, k, len(got), len(w))
+					}
+				}
+			}
+			got, err := sub.Next(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lines >= 50 && string(got) != strings.Join(want, "") {
+				t.Fatalf("Next: got %d bytes, want %d", len(got), len(strings.Join(want, "")))
+			}
+			if lines < 50 && !strings.Contains(string(got), "Error L11") {
+				t.Fatalf("Next: want an L11 line for the lines the ring evicted")
+			}
+		})
+	}
+}

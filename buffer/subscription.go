@@ -10,7 +10,7 @@ import (
 )
 
 // Subscription follows one app's new lines that pass its filter (one
-// `sluice logs --tail`). Its queue holds the sequence numbers of lines not
+// `sluice logs --tail`). Its queue holds the stream positions of lines not
 // yet read, at most Config.TailBuffer: the lines themselves stay in the
 // ring, so Append pays a few bytes per subscriber per line and never
 // blocks. Lines dropped because the queue was full, or because the ring
@@ -22,16 +22,18 @@ type Subscription struct {
 	s        *Store
 	r        *ring // nil when subscribed after Store.Close
 	f        Filter
-	startSeq uint64 // first line of the subscription; Backlog reads before it
+	startPos uint64 // stream position of the first line of the subscription; Backlog reads before it
 	max      int
 
 	// Guarded by r.mu.
-	q       []uint64 // circular queue of sequence numbers
+	q       []uint64 // circular queue of the lines' stream positions
 	qfirst  int
 	qn      int
 	dropped uint64
 	since   time.Time
 	closed  bool
+	fed     uint64  // scratch of Store.feed: lines dropped by this Append
+	st      stamper // keeps the formatted second from one Next to the next
 
 	wake chan struct{} // a token when lines were queued
 	done chan struct{} // closed by Close
@@ -57,13 +59,13 @@ func (s *Store) Subscribe(app string, f Filter) *Subscription {
 	}
 	r := s.apps[app]
 	if r == nil {
-		r = newRing(strings.Clone(app))
+		r = newRing(app)
 		s.apps[r.app] = r
 		s.mem.Add(r.mem)
 	}
 	r.mu.Lock()
 	sub.r = r
-	sub.startSeq = r.seq
+	sub.startPos = r.tail
 	r.subs = append(r.subs, sub)
 	r.mu.Unlock()
 	s.sessions.Add(1)
@@ -80,7 +82,7 @@ func (sub *Subscription) Backlog(dst []byte, n int) []byte {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.appendLast(dst, n, &sub.f, sub.startSeq)
+	return r.appendLast(dst, n, &sub.f, sub.startPos)
 }
 
 // Next appends to dst every line queued for the subscriber, as tail lines,
@@ -116,9 +118,8 @@ func (sub *Subscription) Next(ctx context.Context, dst []byte) ([]byte, error) {
 // readLocked moves the queued lines to dst. The caller holds r.mu.
 func (sub *Subscription) readLocked(dst []byte) []byte {
 	r := sub.r
-	oldest := r.seq - uint64(r.n)
 	lost := uint64(0)
-	for sub.qn > 0 && sub.q[sub.qfirst] < oldest {
+	for sub.qn > 0 && sub.q[sub.qfirst] < r.head {
 		sub.pop()
 		lost++
 	}
@@ -135,16 +136,17 @@ func (sub *Subscription) readLocked(dst []byte) []byte {
 		})
 		sub.dropped, sub.since = 0, time.Time{}
 	}
-	var st stamper
 	for sub.qn > 0 {
-		dst = r.appendLine(dst, int(sub.pop()-oldest), &st)
+		p := sub.pop()
+		h := r.headerAt(p)
+		dst = r.appendLine(dst, p, &h, &sub.st)
 	}
 	return dst
 }
 
-// push queues seq, dropping the oldest queued line when the queue is full;
+// push queues the line at stream position p, dropping the oldest queued line when the queue is full;
 // it reports whether it dropped one. The caller holds r.mu.
-func (sub *Subscription) push(seq uint64) (dropped bool) {
+func (sub *Subscription) push(p uint64) (dropped bool) {
 	if sub.qn == len(sub.q) {
 		if len(sub.q) < sub.max {
 			sub.grow()
@@ -157,19 +159,19 @@ func (sub *Subscription) push(seq uint64) (dropped bool) {
 	if i >= len(sub.q) {
 		i -= len(sub.q)
 	}
-	sub.q[i] = seq
+	sub.q[i] = p
 	sub.qn++
 	return dropped
 }
 
 func (sub *Subscription) pop() uint64 {
-	seq := sub.q[sub.qfirst]
+	p := sub.q[sub.qfirst]
 	sub.qfirst++
 	if sub.qfirst == len(sub.q) {
 		sub.qfirst = 0
 	}
 	sub.qn--
-	return seq
+	return p
 }
 
 // grow doubles the queue up to max; it starts small because most tails

@@ -125,7 +125,7 @@ func TestHTTPDrainDelivers(t *testing.T) {
 		msgs = append(msgs, fmt.Sprintf("<190>1 - h %s p - - m%d", []string{"da", "db", "other"}[i%3], i))
 	}
 	r.sendTCP(octet(msgs...))
-	waitFor(t, func() bool { return len(s.received()) >= 34 })
+	waitFor(t, func() bool { return len(s.received()) >= 34 && r.drainsStatus()["web"].Delivered == 34 })
 	var want []string
 	for i := 0; i < 50; i++ {
 		if i%3 != 2 {
@@ -222,7 +222,8 @@ func TestDeadDrainDoesNotHoldOthersBack(t *testing.T) {
 	}
 	r.sendTCP(octet(msgs...))
 	r.waitLines("iso", "", 3000)
-	waitFor(t, func() bool { return len(healthy.received()) == 3000 })
+	// The sink sees a batch a moment before the worker hears it was taken.
+	waitFor(t, func() bool { return len(healthy.received()) == 3000 && r.drainsStatus()["ok"].Delivered == 3000 })
 	st := r.drainsStatus()
 	if st["ok"].Delivered != 3000 || st["ok"].Dropped["queue_full"] != 0 {
 		t.Fatalf("healthy drain %+v", st["ok"])

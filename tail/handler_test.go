@@ -261,8 +261,8 @@ func TestRingBounds(t *testing.T) {
 					_, _, body := e.get(t, "/apps/"+app+"/logs?num=100000")
 					counts[app] = strings.Count(body, "\n")
 				}
-				if counts["a"] != 0 || counts["c"] == 0 || counts["d"] == 0 || counts["c"] != counts["d"] {
-					t.Fatalf("lines per app %v: want a evicted first, c and d whole", counts)
+				if counts["d"] == 0 || counts["a"] >= counts["d"] || counts["b"] != counts["d"] || counts["c"] != counts["d"] {
+					t.Fatalf("lines per app %v: want a evicted first, b, c and d whole", counts)
 				}
 			}},
 	}

@@ -23,9 +23,17 @@ type session struct {
 	conn net.Conn
 	sub  *buffer.Subscription
 
-	mu     sync.Mutex // orders write deadlines between run and stop
-	stopBy time.Time  // set by stop: no write may last past it
+	mu       sync.Mutex // orders write deadlines between run and stop
+	stopBy   time.Time  // set by stop: no write may last past it
+	deadline time.Time  // the write deadline set last
 }
+
+// deadlineSlack is how far behind now+WriteTimeout a write deadline may
+// lag before it is moved: setting one costs a runtime timer update, which a
+// session writing a line every millisecond should not pay every time. A
+// write gets between WriteTimeout-deadlineSlack(WriteTimeout) and
+// WriteTimeout.
+func deadlineSlack(timeout time.Duration) time.Duration { return timeout / 8 }
 
 // chunkHead is the room kept before each chunk's data for its size line.
 const chunkHead = 18
@@ -144,9 +152,14 @@ func (s *session) writeDeadline() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := time.Now().Add(s.h.writeTimeout)
-	if !s.stopBy.IsZero() && s.stopBy.Before(d) {
-		d = s.stopBy
+	if !s.stopBy.IsZero() {
+		if s.stopBy.Before(d) {
+			d = s.stopBy
+		}
+	} else if d.Sub(s.deadline) < deadlineSlack(s.h.writeTimeout) {
+		return
 	}
+	s.deadline = d
 	_ = s.conn.SetWriteDeadline(d)
 }
 
@@ -155,6 +168,7 @@ func (s *session) writeDeadline() {
 func (s *session) stop(by time.Time) {
 	s.mu.Lock()
 	s.stopBy = by
+	s.deadline = by
 	_ = s.conn.SetWriteDeadline(by)
 	s.mu.Unlock()
 	s.sub.Close()
