@@ -203,13 +203,13 @@ func (d *Drain) produce(ctx context.Context, p *partition, batch []sluice.Messag
 		for k, i := range p.chunk {
 			ferr := err
 			if re, ok := recErrs[k]; ok {
-				ferr = fmt.Errorf("%w (record: %v)", err, re)
+				ferr = fmt.Errorf("%w (record: %w)", err, re)
 			}
 			p.fails = append(p.fails, failure{i: i, err: ferr})
 		}
 		if next < len(p.idx) {
-			unsent := fmt.Errorf("kafka produce to topic %q partition %d: not sent after an earlier request for the partition failed (%v)",
-				d.cfg.Topic, p.id, err)
+			unsent := fmt.Errorf("kafka produce to topic %q partition %d: not sent after an earlier request for the partition failed (%s)",
+				d.cfg.Topic, p.id, err.Error())
 			for _, i := range p.idx[next:] {
 				p.fails = append(p.fails, failure{i: i, err: unsent})
 			}
