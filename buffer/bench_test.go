@@ -51,6 +51,7 @@ func BenchmarkAppend(b *testing.B) {
 		cfg    Config
 	}{
 		{"apps=1", 1, true, Config{}},
+		{"apps=100/mixed", 100, false, Config{}},
 		{"apps=10000/batch-per-app", 10000, true, Config{}},
 		{"apps=10000/mixed", 10000, false, Config{}},
 		{"apps=1/lines=100", 1, true, Config{Lines: 100}},

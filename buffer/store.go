@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-logs/sluice"
@@ -89,7 +90,7 @@ type victim struct {
 // is nil.
 func New(cfg Config, reg prometheus.Registerer) *Store {
 	s := &Store{cfg: cfg.withDefaults(), apps: make(map[string]*ring)}
-	s.groups.New = func() any { return &grouper{last: make(map[*ring]int32)} }
+	s.groups.New = func() any { return &grouper{} }
 	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_buffer_evicted_total",
 		Help: "Lines evicted from the rings, by reason: app_lines (BUFFER_LINES), app_bytes (BUFFER_BYTES), memory (MEMORY_LIMIT).",
@@ -403,12 +404,21 @@ func (s *Store) Close() {
 }
 
 // grouper links the messages of a mixed batch by app, so that each app's
-// ring is locked once per Append. Pooled; next and heads are reused.
+// ring is locked once per Append. Pooled; its slices and table are reused.
+// The last message of each ring is found in a small open-addressing table
+// keyed by the ring's address: a Go map here cost about a seventh of
+// sluiced's CPU with 100 apps per batch (hashing, and clearing it).
 type grouper struct {
 	rings []*ring // ring of each message
 	next  []int32 // next message of the same ring, -1 at the end
 	heads []int32 // first message of each ring, in order of appearance
-	last  map[*ring]int32
+	tab   []slot  // len a power of two, at least twice the batch
+	used  []int32 // the slots of tab in use, to clear them
+}
+
+type slot struct {
+	r    *ring
+	last int32
 }
 
 func (g *grouper) group(s *Store, batch []sluice.Message) {
@@ -431,19 +441,41 @@ func (g *grouper) group(s *Store, batch []sluice.Message) {
 			}
 		}
 	}
+	size := 16
+	for size < 2*len(batch) {
+		size <<= 1
+	}
+	if len(g.tab) < size {
+		g.tab = make([]slot, size)
+	}
+	mask := uintptr(len(g.tab) - 1)
 	for i, r := range g.rings {
 		g.next = append(g.next, -1)
-		if j, ok := g.last[r]; ok {
-			g.next[j] = int32(i)
-		} else {
-			g.heads = append(g.heads, int32(i))
+		// Fibonacci hashing of the address: rings are 256-byte aligned
+		// heap objects, so the low bits carry nothing.
+		h := (uintptr(unsafe.Pointer(r)) * 0x9E3779B97F4A7C15 >> 32) & mask
+		for {
+			sl := &g.tab[h]
+			if sl.r == r {
+				g.next[sl.last] = int32(i)
+				sl.last = int32(i)
+				break
+			}
+			if sl.r == nil {
+				sl.r, sl.last = r, int32(i)
+				g.heads = append(g.heads, int32(i))
+				g.used = append(g.used, int32(h))
+				break
+			}
+			h = (h + 1) & mask
 		}
-		g.last[r] = int32(i)
 	}
 }
 
 func (g *grouper) reset() {
+	for _, h := range g.used {
+		g.tab[h] = slot{}
+	}
 	clear(g.rings)
-	g.rings, g.next, g.heads = g.rings[:0], g.next[:0], g.heads[:0]
-	clear(g.last)
+	g.rings, g.next, g.heads, g.used = g.rings[:0], g.next[:0], g.heads[:0], g.used[:0]
 }
