@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,11 +16,15 @@ import (
 // These tests run against a real Elasticsearch-protocol server (see
 // zinc_test.go).
 
+// testSeq makes index names unique per test run, so -count=N runs against
+// the one shared server do not see each other's documents.
+var testSeq atomic.Int64
+
 func TestRealDocuments(t *testing.T) {
 	s := realServer(t)
 	for _, op := range []string{OpIndex, OpCreate} {
 		t.Run(op, func(t *testing.T) {
-			prefix := s.run + "-doc" + op
+			prefix := fmt.Sprintf("%s-doc%s%d", s.run, op, testSeq.Add(1))
 			d := newDrain(t, s.config(prefix+"-{app}-{2006.01.02}", op))
 			day1 := time.Date(2026, 11, 25, 23, 59, 59, 999999000, time.UTC)
 			day2 := time.Date(2026, 11, 26, 1, 2, 3, 4000, time.FixedZone("x", 3600)) // 00:02 UTC
@@ -94,7 +99,7 @@ func TestRealDocuments(t *testing.T) {
 
 func TestRealConformance(t *testing.T) {
 	s := realServer(t)
-	prefix := s.run + "-conf"
+	prefix := fmt.Sprintf("%s-conf%d", s.run, testSeq.Add(1))
 	draintest.Run(t, draintest.Harness{
 		New: func(t *testing.T) drains.Drain {
 			d, err := New(s.config(prefix+"-{app}", OpCreate), drains.Options{}, nil)
