@@ -101,6 +101,19 @@ func (t *Tokens) Lookup(token string) (Grant, bool) {
 	return e.grant, true
 }
 
+// Authorize looks up the token an HTTP Authorization header value carries
+// (see FromAuthorization). It returns the token and its grant, or ok false
+// when the header has no token or an unknown one. Every HTTP route that
+// authenticates goes through it.
+func (t *Tokens) Authorize(header string) (token string, g Grant, ok bool) {
+	token, ok = FromAuthorization(header)
+	if !ok {
+		return "", Grant{}, false
+	}
+	g, ok = t.Lookup(token)
+	return token, g, ok
+}
+
 // CanRead reports whether the grant may read app.
 func (g Grant) CanRead(app string) bool { return g.Admin || g.App == app }
 

@@ -23,7 +23,6 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/sluice-logs/sluice"
-	"github.com/sluice-logs/sluice/auth"
 	"github.com/sluice-logs/sluice/buffer"
 	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/drains"
@@ -46,9 +45,11 @@ type Daemon struct {
 	router  *router.Router
 	ingest  *metrics.Ingest
 
-	tcp    *syslog.TCPServer
-	udp    *syslog.UDPServer
-	tls    *syslog.TCPServer // syslog over TLS, nil when off
+	tcp *syslog.TCPServer
+	udp *syslog.UDPServer
+	tls *syslog.TCPServer // syslog over TLS, nil when off
+	// syslog holds the listeners that are on, in start order.
+	syslog []syslogListener
 	httpLn net.Listener
 	http   *fasthttp.Server
 	logs   *httpin.Handler
@@ -92,19 +93,15 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 	}, reg)
 
 	dm := drains.NewMetrics(reg)
-	// The router is created after the workers, but workers report L10
-	// lines to it; route them through a late-bound function.
-	var rt atomic.Pointer[router.Router]
+	// A drain's in-band L10 line goes into the app's ring (so `sluice logs`
+	// shows it), not to the drains.
+	notify := func(m sluice.Message) { d.store.Append([]sluice.Message{m}) }
 	for _, spec := range specs {
 		w, err := open.New(spec, drains.WorkerConfig{
 			Name:    spec.Name,
 			Logger:  log.With("drain", spec.Name),
 			Metrics: dm,
-			Notify: func(m sluice.Message) {
-				if r := rt.Load(); r != nil {
-					r.Notify(m)
-				}
-			},
+			Notify:  notify,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("drain %s: %w", spec.Name, err)
@@ -112,7 +109,6 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		d.workers = append(d.workers, w)
 	}
 	d.router = router.New(d.store, d.workers)
-	rt.Store(d.router)
 
 	sc := syslog.Config{
 		MaxMessageBytes: cfg.MaxMessageBytes,
@@ -126,17 +122,20 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		c := sc
 		c.Addr = cfg.SyslogTCPAddr
 		d.tcp = syslog.NewTCP(c)
+		d.syslog = append(d.syslog, syslogListener{"syslog_tcp", "SYSLOG_TCP_ADDR", c.Addr, d.tcp})
+	}
+	if cfg.SyslogUDPAddr != "" {
+		c := sc
+		c.Addr = cfg.SyslogUDPAddr
+		d.udp = syslog.NewUDP(c)
+		d.syslog = append(d.syslog, syslogListener{"syslog_udp", "SYSLOG_UDP_ADDR", c.Addr, d.udp})
 	}
 	if cfg.SyslogTLSAddr != "" {
 		c := sc
 		c.Addr = cfg.SyslogTLSAddr
 		c.TLS = &tls.Config{Certificates: []tls.Certificate{*cfg.TLSCert}, MinVersion: tls.VersionTLS12}
 		d.tls = syslog.NewTCP(c)
-	}
-	if cfg.SyslogUDPAddr != "" {
-		c := sc
-		c.Addr = cfg.SyslogUDPAddr
-		d.udp = syslog.NewUDP(c)
+		d.syslog = append(d.syslog, syslogListener{"syslog_tls", "SYSLOG_TLS_ADDR", c.Addr, d.tls})
 	}
 	d.logs = httpin.New(httpin.Config{
 		Publisher:       d.router,
@@ -172,36 +171,22 @@ func (d *Daemon) Start() error {
 		return fmt.Errorf("listen PORT %d: %w", d.cfg.Port, err)
 	}
 	d.httpLn = ln
-	if d.tcp != nil {
-		if err := d.tcp.Listen(); err != nil {
-			ln.Close()
-			return fmt.Errorf("listen SYSLOG_TCP_ADDR %q: %w", d.cfg.SyslogTCPAddr, err)
+	// On a failure, release what is already bound.
+	undo := func(bound []syslogListener) {
+		ln.Close()
+		for _, l := range bound {
+			_ = l.srv.Shutdown(context.Background())
 		}
 	}
-	if d.udp != nil {
-		if err := d.udp.Listen(); err != nil {
-			ln.Close()
-			if d.tcp != nil {
-				_ = d.tcp.Shutdown(context.Background())
-			}
-			return fmt.Errorf("listen SYSLOG_UDP_ADDR %q: %w", d.cfg.SyslogUDPAddr, err)
-		}
-	}
-	if d.tls != nil {
-		if err := d.tls.Listen(); err != nil {
-			ln.Close()
-			if d.tcp != nil {
-				_ = d.tcp.Shutdown(context.Background())
-			}
-			if d.udp != nil {
-				_ = d.udp.Shutdown(context.Background())
-			}
-			return fmt.Errorf("listen SYSLOG_TLS_ADDR %q: %w", d.cfg.SyslogTLSAddr, err)
+	for i, l := range d.syslog {
+		if err := l.srv.Listen(); err != nil {
+			undo(d.syslog[:i])
+			return fmt.Errorf("listen %s %q: %w", l.envVar, l.addr, err)
 		}
 	}
 	if d.cfg.PprofAddr != "" {
 		if err := d.startPprof(); err != nil {
-			ln.Close()
+			undo(d.syslog)
 			return err
 		}
 	}
@@ -209,24 +194,10 @@ func (d *Daemon) Start() error {
 		w.Start()
 	}
 	d.serve("http", func() error { return d.http.Serve(ln) })
-	if d.tcp != nil {
-		d.serve("syslog_tcp", d.tcp.Serve)
-	}
-	if d.udp != nil {
-		d.serve("syslog_udp", d.udp.Serve)
-	}
-	if d.tls != nil {
-		d.serve("syslog_tls", d.tls.Serve)
-	}
 	attrs := []any{"http", ln.Addr().String()}
-	if d.tcp != nil {
-		attrs = append(attrs, "syslog_tcp", d.tcp.Addr().String())
-	}
-	if d.udp != nil {
-		attrs = append(attrs, "syslog_udp", d.udp.Addr().String())
-	}
-	if d.tls != nil {
-		attrs = append(attrs, "syslog_tls", d.tls.Addr().String())
+	for _, l := range d.syslog {
+		d.serve(l.name, l.srv.Serve)
+		attrs = append(attrs, l.name, l.srv.Addr().String())
 	}
 	attrs = append(attrs, "drains", len(d.workers), "auth", d.cfg.Tokens.Enabled())
 	d.log.Info("sluiced listening", attrs...)
@@ -234,6 +205,20 @@ func (d *Daemon) Start() error {
 		d.log.Warn("TOKENS is not set: the router is open, anyone who reaches it may write and read every app")
 	}
 	return nil
+}
+
+// syslogListener is one of the syslog servers (TCP, UDP, TLS), with the
+// names it is logged and configured under.
+type syslogListener struct {
+	name   string // log attribute and serve name: syslog_tcp, …
+	envVar string // the variable that set addr
+	addr   string
+	srv    interface {
+		Listen() error
+		Serve() error
+		Addr() net.Addr
+		Shutdown(context.Context) error
+	}
 }
 
 func (d *Daemon) serve(name string, fn func() error) {
@@ -307,14 +292,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}()
 	}
 	d.tails.Shutdown()
-	if d.tcp != nil {
-		stop("syslog tcp", d.tcp.Shutdown)
-	}
-	if d.udp != nil {
-		stop("syslog udp", d.udp.Shutdown)
-	}
-	if d.tls != nil {
-		stop("syslog tls", d.tls.Shutdown)
+	for _, l := range d.syslog {
+		stop(l.name, l.srv.Shutdown)
 	}
 	stop("http", d.http.ShutdownWithContext)
 	if d.pprof != nil {
@@ -424,11 +403,7 @@ func (d *Daemon) serveDrains(ctx *fasthttp.RequestCtx) {
 }
 
 func (d *Daemon) isAdmin(ctx *fasthttp.RequestCtx) bool {
-	tok, ok := auth.FromAuthorization(string(ctx.Request.Header.Peek("Authorization")))
-	if !ok {
-		return false
-	}
-	g, ok := d.cfg.Tokens.Lookup(tok)
+	_, g, ok := d.cfg.Tokens.Authorize(string(ctx.Request.Header.Peek("Authorization")))
 	return ok && g.Admin
 }
 

@@ -164,10 +164,9 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx, app string) {
 // authorize checks the request's token against app and answers 401 or 403
 // when it fails.
 func (h *Handler) authorize(ctx *fasthttp.RequestCtx, app string) bool {
-	tok, ok := auth.FromAuthorization(string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)))
-	grant, known := h.tokens.Lookup(tok)
+	_, grant, ok := h.tokens.Authorize(string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)))
 	switch {
-	case !ok || !known:
+	case !ok:
 		ctx.Error("unauthorized\n", fasthttp.StatusUnauthorized) // resets the headers
 		ctx.Response.Header.Add(fasthttp.HeaderWWWAuthenticate, `Basic realm="sluice"`)
 		ctx.Response.Header.Add(fasthttp.HeaderWWWAuthenticate, `Bearer realm="sluice"`)

@@ -459,11 +459,7 @@ func (h *Handler) authenticate(ctx *fasthttp.RequestCtx) (writer, bool) {
 	if !h.tokens.Enabled() {
 		return writer{}, true
 	}
-	tok, ok := auth.FromAuthorization(bytesString(ctx.Request.Header.Peek("Authorization")))
-	var g auth.Grant
-	if ok {
-		g, ok = h.tokens.Lookup(tok)
-	}
+	tok, g, ok := h.tokens.Authorize(bytesString(ctx.Request.Header.Peek("Authorization")))
 	if !ok {
 		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="sluice"`)
 		h.respond(ctx, fasthttp.StatusUnauthorized, reasonUnauthorized, "missing or unknown token")
