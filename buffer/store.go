@@ -202,6 +202,7 @@ func (s *Store) Append(batch []sluice.Message) {
 	} else {
 		g := s.groups.Get().(*grouper)
 		g.group(s, batch)
+		g.prefetch()
 		for _, h := range g.heads {
 			s.appendGroup(g.rings[h], batch, g.next, h, stamp, &acc)
 		}
@@ -232,7 +233,8 @@ func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first
 			r.put(&batch[i], lines, maxBytes, &acc.ev)
 		}
 	}
-	r.lastWrite.Store(stamp)
+	r.lastWrite = stamp
+	r.publishHints()
 	acc.mem += r.mem - mem0
 	acc.lines += int64(r.n - n0)
 	if len(r.subs) > 0 {
@@ -309,7 +311,10 @@ func (s *Store) reclaim() {
 	}
 	s.mu.RLock()
 	for _, r := range s.apps {
-		s.victims = append(s.victims, victim{r, r.lastWrite.Load()})
+		r.mu.Lock()
+		at := r.lastWrite
+		r.mu.Unlock()
+		s.victims = append(s.victims, victim{r, at})
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(s.victims, func(a, b victim) int { return cmp.Compare(a.at, b.at) })
@@ -469,6 +474,27 @@ func (g *grouper) group(s *Store, batch []sluice.Message) {
 			}
 			h = (h + 1) & mask
 		}
+	}
+}
+
+// prefetch starts loading what appending the batch will touch in each
+// ring: its struct, then where it will write and evict. The loads overlap,
+// where appendGroup, which must lock each ring first, would take the cache
+// misses one after the other.
+func (g *grouper) prefetch() {
+	if raceEnabled {
+		return // the hints are read without the rings' locks, on purpose
+	}
+	for _, h := range g.heads {
+		a := uintptr(unsafe.Pointer(g.rings[h]))
+		prefetch(a + 64)
+		prefetch(a + 128)
+		prefetch(a + 192)
+	}
+	for _, h := range g.heads {
+		r := g.rings[h]
+		prefetch(r.writeHint)
+		prefetch(r.evictHint)
 	}
 }
 
