@@ -275,7 +275,7 @@ func TestMemoryLimitEvictsLeastRecentlyWritten(t *testing.T) {
 		t.Fatalf("least recently written app a still has %d lines", got)
 	}
 	s.mu.RLock()
-	_, known := s.apps["a"]
+	known := s.apps.get("a") != nil
 	s.mu.RUnlock()
 	if known {
 		t.Fatalf("emptied app a is still known")

@@ -57,10 +57,10 @@ func (s *Store) Subscribe(app string, f Filter) *Subscription {
 		close(sub.done)
 		return sub
 	}
-	r := s.apps[app]
+	r := s.apps.get(app)
 	if r == nil {
 		r = newRing(app)
-		s.apps[r.app] = r
+		s.apps.put(r)
 		s.mem.Add(r.mem)
 	}
 	r.mu.Lock()
