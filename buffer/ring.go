@@ -406,6 +406,16 @@ func (r *ring) evictOldest() {
 	}
 }
 
+// evictAll drops every line at once, without reading their headers as
+// evictOldest would (with many apps, reclaim mostly empties whole rings, and
+// walking them was a cache miss per line), and gives their memory back.
+func (r *ring) evictAll() {
+	r.head = r.tail
+	r.n = 0
+	r.lineBytes = 0
+	r.compact()
+}
+
 // compact gives back what an emptied ring does not need: the spare chunk
 // and the chunks and table of an empty ring.
 func (r *ring) compact() {

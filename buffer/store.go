@@ -330,6 +330,9 @@ func (s *Store) reclaim() {
 			continue
 		}
 		mem0, n0 := r.mem, r.n
+		if s.mem.Load()-(r.mem-appOverhead) > low {
+			r.evictAll() // all of it goes anyway
+		}
 		for r.n > 0 && s.mem.Load()+(r.mem-mem0) > low {
 			r.evictOldest()
 		}
