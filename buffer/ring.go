@@ -295,15 +295,18 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) 
 	r.lineBytes += int64(size + tsLen)
 }
 
-// publishHints records where the next write and the next eviction will
-// touch the ring's memory. The caller holds r.mu.
-func (r *ring) publishHints() {
+// publishHints records where the next write and the next eviction (if the
+// ring is full at lines) will touch the ring's memory. The caller holds
+// r.mu.
+func (r *ring) publishHints(lines int) {
 	var w, e uintptr
 	if r.cn > 0 {
 		if r.tail < (r.cbase+uint64(r.cn))*chunkSize {
 			w = uintptr(unsafe.Pointer(r.tc)) + uintptr(r.tail%chunkSize)
 		}
-		if p := r.head + uint64(r.headLen); r.n > 1 && p < r.tail {
+		// A full ring evicts a line per line appended, reading the header
+		// of the line after the oldest.
+		if p := r.head + uint64(r.headLen); r.n >= lines && r.n > 1 && p < r.tail {
 			e = uintptr(unsafe.Pointer(unsafe.SliceData(r.bytesAt(p))))
 		}
 	}

@@ -234,7 +234,7 @@ func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first
 		}
 	}
 	r.lastWrite = stamp
-	r.publishHints()
+	r.publishHints(lines)
 	acc.mem += r.mem - mem0
 	acc.lines += int64(r.n - n0)
 	if len(r.subs) > 0 {
@@ -490,13 +490,22 @@ func (g *grouper) prefetch() {
 	}
 	for _, h := range g.heads {
 		r := g.rings[h]
-		// A typical record is 150-250 bytes: its lines.
+		// A typical record is 150-250 bytes: its lines, and those of the
+		// next records the evictions will read.
 		prefetch(r.writeHint)
 		prefetch(r.writeHint + 64)
 		prefetch(r.writeHint + 128)
-		prefetch(r.evictHint)
+		if e := r.evictHint; e != 0 {
+			for off := uintptr(0); off < evictAhead; off += 64 {
+				prefetch(e + off)
+			}
+		}
 	}
 }
+
+// evictAhead is how far grouper.prefetch reads ahead of a full ring's
+// oldest line: about two records of a typical size.
+const evictAhead = 384
 
 func (g *grouper) reset() {
 	for _, h := range g.used {
