@@ -19,13 +19,16 @@
 // bytes of tail lines (as Last returns them); the oldest lines go first. All
 // rings together hold at most Config.MemoryLimit bytes of memory (chunks,
 // index and a fixed per-app overhead): when Append goes over it, the oldest
-// lines of the least recently written apps are evicted, and an app whose
-// ring becomes empty (and that no tail follows) is forgotten. Every evicted
-// line is counted by reason in sluice_buffer_evicted_total.
+// lines of the least recently written apps are evicted. An app whose ring
+// this empties keeps the ring (its memory still counted) until the next
+// reclaim; if it is still empty then and no tail follows it, it is
+// forgotten. Apps that go on writing under memory pressure thus cost no
+// allocations. Every evicted line is counted by reason in
+// sluice_buffer_evicted_total.
 //
 // Concurrency. Store methods are safe for concurrent use. Each app's ring
 // has its own mutex, so appends to different apps do not contend; a short
-// global read lock guards the app map. Lock order: the app map, then a
+// global read lock guards the app index. Lock order: the app index, then a
 // ring. Append never blocks on a subscriber: a subscriber's queue holds
 // the stream positions of matching lines (TailBuffer at most); when it is full
 // the oldest are dropped, counted, and reported to the subscriber as an

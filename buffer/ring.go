@@ -411,34 +411,48 @@ func (r *ring) evictOldest() {
 
 // evictAll drops every line at once, without reading their headers as
 // evictOldest would (with many apps, reclaim mostly empties whole rings, and
-// walking them was a cache miss per line), and gives their memory back.
+// walking them was a cache miss per line), and gives their chunks back.
 func (r *ring) evictAll() {
 	r.head = r.tail
 	r.n = 0
 	r.lineBytes = 0
-	r.compact()
+	r.releaseChunks()
 }
 
-// compact gives back what an emptied ring does not need: the spare chunk
-// and the chunks and table of an empty ring.
-func (r *ring) compact() {
+// releaseChunks gives back the chunks of an empty ring and its spare, but
+// keeps the chunk table for the lines to come.
+func (r *ring) releaseChunks() {
+	for i := 0; i < r.cn; i++ {
+		j := r.cfirst + i
+		if j >= len(r.chunks) {
+			j -= len(r.chunks)
+		}
+		freeChunks.Put(r.chunks[j])
+		r.chunks[j] = nil
+		r.mem -= chunkSize
+	}
+	r.cfirst, r.cn = 0, 0
+	r.hc, r.tc = nil, nil
 	if r.spare != nil {
 		freeChunks.Put(r.spare)
 		r.spare = nil
 		r.mem -= chunkSize
 	}
+}
+
+// compact gives back what a ring does not need: the spare chunk, and all
+// the chunks and the table of an empty ring.
+func (r *ring) compact() {
 	if r.n == 0 {
-		for i := 0; i < r.cn; i++ {
-			j := r.cfirst + i
-			if j >= len(r.chunks) {
-				j -= len(r.chunks)
-			}
-			freeChunks.Put(r.chunks[j])
-			r.mem -= chunkSize
-		}
+		r.releaseChunks()
 		r.mem -= int64(len(r.chunks)) * 8
-		r.chunks, r.cfirst, r.cn = nil, 0, 0
-		r.hc, r.tc = nil, nil
+		r.chunks = nil
+		return
+	}
+	if r.spare != nil {
+		freeChunks.Put(r.spare)
+		r.spare = nil
+		r.mem -= chunkSize
 	}
 }
 

@@ -23,7 +23,8 @@ type Config struct {
 	BytesPerApp int64
 	// MemoryLimit bounds the memory of all rings together (MEMORY_LIMIT,
 	// default 256 MiB): the oldest lines of the least recently written
-	// apps are evicted first, and apps left empty are forgotten.
+	// apps are evicted first, and apps still empty when memory is next
+	// reclaimed are forgotten.
 	MemoryLimit int64
 	// TailBuffer is the most lines queued per subscriber (TAIL_BUFFER,
 	// default 1000); beyond it the oldest are dropped and reported in-band.
@@ -296,7 +297,8 @@ func (s *Store) settle(acc *appendAcc) {
 
 // reclaim evicts the oldest lines of the least recently written apps until
 // the rings are a little under MemoryLimit (so that it runs once per
-// MemoryLimit/16 of new data, not per Append), and forgets apps left empty.
+// MemoryLimit/16 of new data, not per Append), and forgets the apps it had
+// left empty the time before.
 // One caller reclaims at a time; others go on, slightly over the limit for
 // the moment.
 func (s *Store) reclaim() {
@@ -336,13 +338,21 @@ func (s *Store) reclaim() {
 		for r.n > 0 && s.mem.Load()+(r.mem-mem0) > low {
 			r.evictOldest()
 		}
-		r.compact()
+		if r.n == 0 {
+			r.releaseChunks()
+		} else {
+			r.compact()
+		}
 		evicted += int64(n0 - r.n)
 		s.lines.Add(int64(r.n - n0))
 		s.mem.Add(r.mem - mem0)
-		empty := r.n == 0 && len(r.subs) == 0
+		// A ring emptied now keeps its struct and chunk table (counted in
+		// its memory) for the app's next lines; one that was already
+		// empty at the last reclaim is forgotten. Apps that keep writing
+		// under memory pressure then cost no allocations.
+		forget := n0 == 0 && len(r.subs) == 0
 		r.mu.Unlock()
-		if empty {
+		if forget {
 			s.forget(r)
 		}
 	}

@@ -274,12 +274,6 @@ func TestMemoryLimitEvictsLeastRecentlyWritten(t *testing.T) {
 	if got := count("a"); got != 0 {
 		t.Fatalf("least recently written app a still has %d lines", got)
 	}
-	s.mu.RLock()
-	known := s.apps.get("a") != nil
-	s.mu.RUnlock()
-	if known {
-		t.Fatalf("emptied app a is still known")
-	}
 	if count("c") != full || count("d") != full {
 		t.Fatalf("c or d lost lines while b had some: b %d, c %d, d %d, full %d", count("b"), count("c"), count("d"), full)
 	}
@@ -290,6 +284,43 @@ func TestMemoryLimitEvictsLeastRecentlyWritten(t *testing.T) {
 	}
 	if got := metric(t, reg, "sluice_buffer_evicted_total", "memory"); got == 0 {
 		t.Fatalf("no memory evictions counted")
+	}
+}
+
+// TestMemoryLimitForgetsEmptiedApps: an app the limit emptied keeps its
+// ring (its next lines need no allocation) until memory is reclaimed again
+// with the app still empty; then it is forgotten.
+func TestMemoryLimitForgetsEmptiedApps(t *testing.T) {
+	const limit = 128 << 10
+	reg := prometheus.NewRegistry()
+	s := New(Config{Lines: 100000, BytesPerApp: 40 << 10, MemoryLimit: limit}, reg)
+	text := strings.Repeat("x", 200)
+	fill := func(app string) {
+		for i := 0; i < 200; i++ {
+			s.Append([]sluice.Message{msg(app, "web.1", text)})
+		}
+	}
+	known := func(app string) bool {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.apps.get(app) != nil
+	}
+	for _, app := range []string{"a", "b", "c", "d"} {
+		fill(app)
+	}
+	if n := len(lines(s.Last(nil, "a", 1<<20, Filter{}))); n != 0 || !known("a") {
+		t.Fatalf("after d: a has %d lines, known %v; want 0 lines, still known", n, known("a"))
+	}
+	fill("e")
+	fill("f")
+	if known("a") {
+		t.Fatalf("a, empty through two reclaims, is still known")
+	}
+	if m := s.Stats().Memory; m > limit {
+		t.Fatalf("memory %d over the limit %d", m, limit)
+	}
+	if got := metric(t, reg, "sluice_buffer_apps", ""); got != float64(s.Stats().Apps) || got > 5 {
+		t.Fatalf("sluice_buffer_apps = %v, Stats().Apps = %d", got, s.Stats().Apps)
 	}
 }
 
