@@ -7,7 +7,8 @@
 // the sink's frame count), and records messages/s, MiB/s, CPU seconds per
 // million messages (utime+stime from /proc/PID/stat before and after),
 // peak RSS (VmHWM) and, for sluiced, allocations per message
-// (go_memstats_mallocs_total before and after). Each workload runs -runs
+// (go_memstats_mallocs_total before and after a warm, unpolled phase of
+// N/2 more messages; see runLoad). Each workload runs -runs
 // times on fresh processes; the median of each figure is reported, with the
 // ratios and the targets, on stdout and in -results (RESULTS.md).
 //

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -247,75 +248,23 @@ func (b *bench) workloads() []workload {
 }
 
 // runLoad runs loadgen with args while waiting for count to reach b.n, and
-// measures server (and, when metricsURL is set, sluiced's allocations).
-// runLoad's count may itself scrape sluiced's /metrics (countScrapes);
-// each such scrape allocates in sluiced and is subtracted. Allocations are
-// measured over the second half of the run, when the rings and
-// connections exist: the hot path's cost, not the warm-up's.
+// measures server. When metricsURL is set it then measures sluiced's
+// allocations in a second, warm phase: with the rings, connections and
+// drains of the first phase in place, loadgen sends b.n/2 more messages
+// while nobody polls sluiced, and go_memstats_mallocs_total before and after
+// gives the hot path's allocations per message. (Polling /metrics every
+// 10 ms during the timed phase costs sluiced more allocations than the
+// messages do.) count may itself scrape sluiced's /metrics (countScrapes);
+// each such scrape allocates in sluiced and is subtracted.
 func (b *bench) runLoad(ctx context.Context, server *proc, metricsURL string, args []string, count func() (int64, error), countScrapes ...bool) (sample, error) {
 	s := na()
-	const mallocs = "go_memstats_mallocs_total"
-	scrapeMallocs := func() (float64, error) {
-		m, err := metrics(metricsURL, mallocs)
-		return m[mallocs], err
-	}
-	// Each /metrics scrape allocates in sluiced; the polls below scrape
-	// too. Measure what one scrape costs while idle and subtract it.
-	var m0, perScrape float64
-	if metricsURL != "" {
-		var ms [3]float64
-		for i := range ms {
-			v, err := scrapeMallocs()
-			if err != nil {
-				return s, err
-			}
-			ms[i] = v
-		}
-		perScrape = (ms[2] - ms[0]) / 2
-		m0 = ms[2]
-	}
-	scrapes := 0 // scrapes of sluiced's /metrics since mHalf
-	var (
-		mHalf    float64
-		nHalf    int64 = -1
-		scrapeOK       = len(countScrapes) > 0 && countScrapes[0]
-	)
-	counted := func() (int64, error) {
-		got, err := count()
-		if scrapeOK {
-			scrapes++
-		}
-		if err == nil && metricsURL != "" && nHalf < 0 && got >= b.n/2 && got < b.n {
-			if m, merr := scrapeMallocs(); merr == nil {
-				mHalf, nHalf, scrapes = m, got, 0
-			}
-		}
-		return got, err
-	}
 	cpu0, err := server.cpu()
 	if err != nil {
 		return s, err
 	}
-	var out, errOut bytes.Buffer
-	lg := exec.CommandContext(ctx, b.path("loadgen"), args...)
-	lg.Stdout, lg.Stderr = &out, &errOut
-	if err := lg.Start(); err != nil {
-		return s, fmt.Errorf("start loadgen: %w", err)
-	}
-	doneAt, perr := progress(ctx, b.n, b.timeout(), 15*time.Second, server, counted)
-	if perr != nil {
-		_ = lg.Process.Kill()
-	}
-	werr := lg.Wait()
-	if perr != nil {
-		return s, perr
-	}
-	if werr != nil {
-		return s, fmt.Errorf("loadgen: %w: %s", werr, bytes.TrimSpace(errOut.Bytes()))
-	}
-	var res load.Result
-	if err := json.Unmarshal(lastLine(out.Bytes()), &res); err != nil {
-		return s, fmt.Errorf("loadgen output %q: %w", out.Bytes(), err)
+	res, doneAt, err := b.load(ctx, server, args, b.n, count)
+	if err != nil {
+		return s, err
 	}
 	cpu1, err := server.cpu()
 	if err != nil {
@@ -324,21 +273,102 @@ func (b *bench) runLoad(ctx context.Context, server *proc, metricsURL string, ar
 	if s.RSSMiB, err = server.peakRSS(); err != nil {
 		return s, err
 	}
-	if metricsURL != "" {
-		m1, err := scrapeMallocs()
-		if err != nil {
-			return s, err
-		}
-		if nHalf < 0 { // the run was too quick to see its middle: whole run
-			mHalf, nHalf = m0, 0
-		}
-		s.Allocs = max(0, m1-mHalf-perScrape*float64(scrapes+1)) / float64(b.n-nHalf)
-	}
 	secs := doneAt.Sub(time.Unix(0, res.StartUnixNano)).Seconds()
 	s.Rate = float64(b.n) / secs
 	s.MiBps = float64(res.Bytes) / secs / (1 << 20)
 	s.CPUPerM = (cpu1 - cpu0) / (float64(b.n) / 1e6)
+	if metricsURL != "" {
+		s.Allocs, err = b.warmAllocs(ctx, server, metricsURL, args, count, len(countScrapes) > 0 && countScrapes[0])
+		if err != nil {
+			return s, fmt.Errorf("allocation phase: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// load runs loadgen with args until count reaches until, and returns
+// loadgen's result and when count got there.
+func (b *bench) load(ctx context.Context, server *proc, args []string, until int64, count func() (int64, error)) (load.Result, time.Time, error) {
+	var res load.Result
+	var out, errOut bytes.Buffer
+	lg := exec.CommandContext(ctx, b.path("loadgen"), args...)
+	lg.Stdout, lg.Stderr = &out, &errOut
+	if err := lg.Start(); err != nil {
+		return res, time.Time{}, fmt.Errorf("start loadgen: %w", err)
+	}
+	doneAt, perr := progress(ctx, until, b.timeout(), 15*time.Second, server, count)
+	if perr != nil {
+		_ = lg.Process.Kill()
+	}
+	werr := lg.Wait()
+	if perr != nil {
+		return res, doneAt, perr
+	}
+	if werr != nil {
+		return res, doneAt, fmt.Errorf("loadgen: %w: %s", werr, bytes.TrimSpace(errOut.Bytes()))
+	}
+	if err := json.Unmarshal(lastLine(out.Bytes()), &res); err != nil {
+		return res, doneAt, fmt.Errorf("loadgen output %q: %w", out.Bytes(), err)
+	}
+	return res, doneAt, nil
+}
+
+// warmAllocs sends b.n/2 more messages to a sluiced that has taken b.n, not
+// polling it until loadgen has sent them all, and returns sluiced's
+// allocations per message over that phase, less those of the scrapes.
+func (b *bench) warmAllocs(ctx context.Context, server *proc, metricsURL string, args []string, count func() (int64, error), countScrapes bool) (float64, error) {
+	const mallocs = "go_memstats_mallocs_total"
+	scrape := func() (float64, error) {
+		m, err := metrics(metricsURL, mallocs)
+		return m[mallocs], err
+	}
+	// What one scrape allocates, measured while idle.
+	var ms [3]float64
+	for i := range ms {
+		v, err := scrape()
+		if err != nil {
+			return 0, err
+		}
+		ms[i] = v
+	}
+	perScrape := (ms[2] - ms[0]) / 2
+	m0 := ms[2]
+	half := b.n / 2
+	var errOut bytes.Buffer
+	lg := exec.CommandContext(ctx, b.path("loadgen"), withN(args, half)...)
+	lg.Stderr = &errOut
+	if err := lg.Run(); err != nil {
+		return 0, fmt.Errorf("loadgen: %w: %s", err, bytes.TrimSpace(errOut.Bytes()))
+	}
+	// loadgen has written everything; what is left is in socket buffers
+	// (or a drain's queue), so the polls from here on are few.
+	scrapes := 0
+	counted := func() (int64, error) {
+		if countScrapes {
+			scrapes++
+		}
+		return count()
+	}
+	if _, err := progress(ctx, b.n+half, b.timeout(), 15*time.Second, server, counted); err != nil {
+		return 0, err
+	}
+	m1, err := scrape()
+	if err != nil {
+		return 0, err
+	}
+	return max(0, m1-m0-perScrape*float64(scrapes+1)) / float64(half), nil
+}
+
+// withN returns loadgen args with -n set to n.
+func withN(args []string, n int64) []string {
+	out := slices.Clone(args)
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] == "-n" {
+			out[i+1] = strconv.FormatInt(n, 10)
+			return out
+		}
+	}
+	return append(out, "-n", strconv.FormatInt(n, 10))
 }
 
 func lastLine(b []byte) []byte {

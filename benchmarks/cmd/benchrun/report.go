@@ -131,8 +131,9 @@ func report(b *bench, sums []summary, took time.Duration) string {
 	p("| total time | %s |\n\n", took.Round(time.Second))
 	p("Load generator, servers and Kafka broker share the same machine over loopback. CPU is utime+stime of the\n")
 	p("measured server process only (not loadgen, not the broker or sink); peak RSS is its VmHWM; allocations\n")
-	p("are sluiced's go_memstats_mallocs_total difference over the second half of the run (rings and connections\n")
-	p("exist by then; less the cost of the benchmark's /metrics polls) divided by that half's messages. rsyslog runs imptcp with default queues into omfile or omkafka (RFC 5424 template;\n")
+	p("are sluiced's go_memstats_mallocs_total difference over a second, warm phase after the timed one: half as\n")
+	p("many messages again, with the rings, connections and drains in place and no /metrics polling until loadgen\n")
+	p("has sent them (the few scrapes after are subtracted). rsyslog runs imptcp with default queues into omfile or omkafka (RFC 5424 template;\n")
 	p("omkafka with key = app, lz4, acks=all, resubmitOnFailure=on); see benchmarks/README.md.\n\n")
 
 	p("| workload | msgs/s | MiB/s | CPU s / 1M msgs | peak RSS MiB | allocs/msg | tail p50 / p99 ms | notes |\n")
