@@ -17,11 +17,6 @@ const chunkSize = 1024
 
 type chunk [chunkSize]byte
 
-// freeChunks recycles the chunks that rings give back (when the memory
-// limit empties apps, and new apps appear), sparing the allocator and the
-// garbage collector. Pooled chunks do not count as ring memory.
-var freeChunks = sync.Pool{New: func() any { return new(chunk) }}
-
 // maxField is the longest SOURCE or PROC a ring keeps; longer ones (never
 // valid syslog or token names) are cut. It keeps the record header small.
 const maxField = 255
@@ -342,7 +337,7 @@ func (r *ring) reserve(size int) {
 		if c != nil {
 			r.spare = nil
 		} else {
-			c = freeChunks.Get().(*chunk)
+			c = freeChunks.get()
 			r.mem += chunkSize
 		}
 		i := r.cfirst + r.cn
@@ -395,7 +390,7 @@ func (r *ring) evictOldest() {
 		if r.spare == nil {
 			r.spare = c
 		} else {
-			freeChunks.Put(c)
+			freeChunks.put(c)
 			r.mem -= chunkSize
 		}
 		if r.cn == 0 {
@@ -427,14 +422,14 @@ func (r *ring) releaseChunks() {
 		if j >= len(r.chunks) {
 			j -= len(r.chunks)
 		}
-		freeChunks.Put(r.chunks[j])
+		freeChunks.put(r.chunks[j])
 		r.chunks[j] = nil
 		r.mem -= chunkSize
 	}
 	r.cfirst, r.cn = 0, 0
 	r.hc, r.tc = nil, nil
 	if r.spare != nil {
-		freeChunks.Put(r.spare)
+		freeChunks.put(r.spare)
 		r.spare = nil
 		r.mem -= chunkSize
 	}
@@ -450,7 +445,7 @@ func (r *ring) compact() {
 		return
 	}
 	if r.spare != nil {
-		freeChunks.Put(r.spare)
+		freeChunks.put(r.spare)
 		r.spare = nil
 		r.mem -= chunkSize
 	}

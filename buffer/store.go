@@ -34,7 +34,10 @@ type Config struct {
 	TailBuffer int
 }
 
-const maxBytesPerApp = 1 << 31
+const (
+	maxBytesPerApp     = 1 << 31
+	defaultMemoryLimit = 256 << 20
+)
 
 func (c Config) withDefaults() Config {
 	if c.Lines <= 0 {
@@ -45,7 +48,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.BytesPerApp = min(c.BytesPerApp, maxBytesPerApp)
 	if c.MemoryLimit <= 0 {
-		c.MemoryLimit = 256 << 20
+		c.MemoryLimit = defaultMemoryLimit
 	}
 	if c.TailBuffer <= 0 {
 		c.TailBuffer = 1000
@@ -91,6 +94,7 @@ type victim struct {
 // is nil.
 func New(cfg Config, reg prometheus.Registerer) *Store {
 	s := &Store{cfg: cfg.withDefaults(), apps: newAppIndex()}
+	freeChunks.allowFor(s.cfg.MemoryLimit)
 	s.groups.New = func() any { return &grouper{} }
 	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_buffer_evicted_total",

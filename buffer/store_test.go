@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -390,6 +391,36 @@ func TestAppendSteadyStateDoesNotAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(200, func() { s.Append(mixed) }); n > 0 && !raceEnabled {
 		t.Fatalf("Append of a mixed batch allocates %.1f times per call", n)
+	}
+}
+
+// TestAppendUnderMemoryLimitDoesNotAllocate: with more apps than the
+// limit holds, reclaim empties rings and they fill again; the chunks and
+// rings are reused, also across garbage collections.
+func TestAppendUnderMemoryLimitDoesNotAllocate(t *testing.T) {
+	s := New(Config{MemoryLimit: 4 << 20}, nil)
+	batches := make([][]sluice.Message, 50)
+	for i := range batches {
+		batches[i] = make([]sluice.Message, 64)
+		for j := range batches[i] {
+			batches[i][j] = msg(fmt.Sprintf("app-%d", (i*64+j)%500), "web.1", strings.Repeat("z", 150))
+		}
+	}
+	k := 0
+	next := func() {
+		s.Append(batches[k%len(batches)])
+		k++
+	}
+	for range 2000 { // ~20 MiB: the limit is passed several times over
+		next()
+	}
+	runtime.GC()
+	runtime.GC()
+	if n := testing.AllocsPerRun(500, next); n != 0 && !raceEnabled {
+		t.Fatalf("Append under the memory limit allocates %.2f times per batch of 64", n)
+	}
+	if m := s.Stats().Memory; m > 4<<20 {
+		t.Fatalf("memory %d over the limit", m)
 	}
 }
 

@@ -1,0 +1,72 @@
+package buffer
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// freeChunks recycles the chunks that rings give back (when the memory
+// limit empties apps, and a ring's head passes a chunk while it already has
+// a spare), sparing the allocator and the garbage collector. A sync.Pool
+// did this before, but the garbage collector empties a pool, so under a
+// memory limit with many apps every GC cycle turned the chunks reclaim had
+// just freed into garbage and the next lines into new allocations (0.08
+// allocations per message with 10,000 apps).
+//
+// The list holds at most maxFree chunks: 1/16 of the largest MemoryLimit
+// of the stores, what one reclaim frees. They are not counted as ring
+// memory, so the process holds at most that much more than MEMORY_LIMIT
+// in chunks.
+var freeChunks chunkList
+
+type chunkList struct {
+	mu      sync.Mutex
+	free    []*chunk
+	maxFree atomic.Int64
+}
+
+func init() { freeChunks.maxFree.Store(defaultMemoryLimit / 16 / chunkSize) }
+
+// allowFor raises the list's bound to what a store with this memory limit
+// reclaims at once.
+func (l *chunkList) allowFor(memoryLimit int64) {
+	n := memoryLimit / 16 / chunkSize
+	for {
+		cur := l.maxFree.Load()
+		if n <= cur || l.maxFree.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// get returns a free chunk, or a new one. Its bytes are not cleared: rings
+// only read what they wrote.
+func (l *chunkList) get() *chunk {
+	l.mu.Lock()
+	if n := len(l.free); n > 0 {
+		c := l.free[n-1]
+		l.free[n-1] = nil
+		l.free = l.free[:n-1]
+		l.mu.Unlock()
+		return c
+	}
+	l.mu.Unlock()
+	return new(chunk)
+}
+
+// put takes c back, or leaves it to the garbage collector when the list is
+// full.
+func (l *chunkList) put(c *chunk) {
+	l.mu.Lock()
+	if int64(len(l.free)) < l.maxFree.Load() {
+		l.free = append(l.free, c)
+	}
+	l.mu.Unlock()
+}
+
+// len returns the number of free chunks.
+func (l *chunkList) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.free)
+}
