@@ -254,9 +254,8 @@ func (b *bench) workloads() []workload {
 // while nobody polls sluiced, and go_memstats_mallocs_total before and after
 // gives the hot path's allocations per message. (Polling /metrics every
 // 10 ms during the timed phase costs sluiced more allocations than the
-// messages do.) count may itself scrape sluiced's /metrics (countScrapes);
-// each such scrape allocates in sluiced and is subtracted.
-func (b *bench) runLoad(ctx context.Context, server *proc, metricsURL string, args []string, count func() (int64, error), countScrapes ...bool) (sample, error) {
+// messages do.)
+func (b *bench) runLoad(ctx context.Context, server *proc, metricsURL string, args []string, count func() (int64, error), opt ...loadOption) (sample, error) {
 	s := na()
 	cpu0, err := server.cpu()
 	if err != nil {
@@ -278,7 +277,7 @@ func (b *bench) runLoad(ctx context.Context, server *proc, metricsURL string, ar
 	s.MiBps = float64(res.Bytes) / secs / (1 << 20)
 	s.CPUPerM = (cpu1 - cpu0) / (float64(b.n) / 1e6)
 	if metricsURL != "" {
-		s.Allocs, err = b.warmAllocs(ctx, server, metricsURL, args, count, len(countScrapes) > 0 && countScrapes[0])
+		s.Allocs, err = b.warmAllocs(ctx, server, metricsURL, args, count, slices.Contains(opt, countScrapes), slices.Contains(opt, fillRings))
 		if err != nil {
 			return s, fmt.Errorf("allocation phase: %w", err)
 		}
@@ -313,10 +312,53 @@ func (b *bench) load(ctx context.Context, server *proc, args []string, until int
 	return res, doneAt, nil
 }
 
-// warmAllocs sends b.n/2 more messages to a sluiced that has taken b.n, not
-// polling it until loadgen has sent them all, and returns sluiced's
-// allocations per message over that phase, less those of the scrapes.
-func (b *bench) warmAllocs(ctx context.Context, server *proc, metricsURL string, args []string, count func() (int64, error), countScrapes bool) (float64, error) {
+// loadOption qualifies a runLoad.
+type loadOption int
+
+const (
+	// countScrapes: count scrapes sluiced's /metrics; each scrape
+	// allocates in sluiced and is subtracted from its allocations.
+	countScrapes loadOption = iota
+	// fillRings: before the allocation phase, send b.n more messages
+	// unmeasured, so that the rings hold all they will (with 10,000 apps
+	// the default MEMORY_LIMIT fills only after about 2M messages, and
+	// the chunks taken until then are the rings growing, not the hot
+	// path).
+	fillRings
+)
+
+// warmAllocs sends b.n/2 more messages to a sluiced that has taken b.n (and
+// with fill, b.n more first), not polling it until loadgen has sent them
+// all, and returns sluiced's allocations per message over that phase, less
+// those of the scrapes.
+func (b *bench) warmAllocs(ctx context.Context, server *proc, metricsURL string, args []string, count func() (int64, error), countScrapes, fill bool) (float64, error) {
+	// send runs loadgen for n messages, then waits until count reaches
+	// until, polling only once loadgen is done: what is left then is in
+	// socket buffers (or a drain's queue), so the polls are few.
+	scrapes := 0
+	counted := func() (int64, error) {
+		if countScrapes {
+			scrapes++
+		}
+		return count()
+	}
+	send := func(n, until int64) error {
+		var errOut bytes.Buffer
+		lg := exec.CommandContext(ctx, b.path("loadgen"), withN(args, n)...)
+		lg.Stderr = &errOut
+		if err := lg.Run(); err != nil {
+			return fmt.Errorf("loadgen: %w: %s", err, bytes.TrimSpace(errOut.Bytes()))
+		}
+		_, err := progress(ctx, until, b.timeout(), 15*time.Second, server, counted)
+		return err
+	}
+	total := b.n
+	if fill {
+		total += b.n
+		if err := send(b.n, total); err != nil {
+			return 0, err
+		}
+	}
 	const mallocs = "go_memstats_mallocs_total"
 	scrape := func() (float64, error) {
 		m, err := metrics(metricsURL, mallocs)
@@ -334,22 +376,8 @@ func (b *bench) warmAllocs(ctx context.Context, server *proc, metricsURL string,
 	perScrape := (ms[2] - ms[0]) / 2
 	m0 := ms[2]
 	half := b.n / 2
-	var errOut bytes.Buffer
-	lg := exec.CommandContext(ctx, b.path("loadgen"), withN(args, half)...)
-	lg.Stderr = &errOut
-	if err := lg.Run(); err != nil {
-		return 0, fmt.Errorf("loadgen: %w: %s", err, bytes.TrimSpace(errOut.Bytes()))
-	}
-	// loadgen has written everything; what is left is in socket buffers
-	// (or a drain's queue), so the polls from here on are few.
-	scrapes := 0
-	counted := func() (int64, error) {
-		if countScrapes {
-			scrapes++
-		}
-		return count()
-	}
-	if _, err := progress(ctx, b.n+half, b.timeout(), 15*time.Second, server, counted); err != nil {
+	scrapes = 0
+	if err := send(half, total+half); err != nil {
 		return 0, err
 	}
 	m1, err := scrape()

@@ -133,7 +133,8 @@ func report(b *bench, sums []summary, took time.Duration) string {
 	p("measured server process only (not loadgen, not the broker or sink); peak RSS is its VmHWM; allocations\n")
 	p("are sluiced's go_memstats_mallocs_total difference over a second, warm phase after the timed one: half as\n")
 	p("many messages again, with the rings, connections and drains in place and no /metrics polling until loadgen\n")
-	p("has sent them (the few scrapes after are subtracted). rsyslog runs imptcp with default queues into omfile or omkafka (RFC 5424 template;\n")
+	p("has sent them (the few scrapes after are subtracted; ring workloads first send as many again unmeasured, so that\n")
+	p("the rings have grown to their bounds). rsyslog runs imptcp with default queues into omfile or omkafka (RFC 5424 template;\n")
 	p("omkafka with key = app, lz4, acks=all, resubmitOnFailure=on); see benchmarks/README.md.\n\n")
 
 	p("| workload | msgs/s | MiB/s | CPU s / 1M msgs | peak RSS MiB | allocs/msg | tail p50 / p99 ms | notes |\n")

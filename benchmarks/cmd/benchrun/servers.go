@@ -226,7 +226,7 @@ func (b *bench) rings(ctx context.Context, conns, apps int) (sample, error) {
 		return na(), err
 	}
 	defer sl.stop()
-	return b.runLoad(ctx, sl.proc, sl.http+"/metrics", b.loadArgs(sl.syslog, conns, apps), sl.ingested("syslog_tcp"), true)
+	return b.runLoad(ctx, sl.proc, sl.http+"/metrics", b.loadArgs(sl.syslog, conns, apps), sl.ingested("syslog_tcp"), countScrapes, fillRings)
 }
 
 func (b *bench) httpRings(ctx context.Context, _ int) (sample, error) {
@@ -236,7 +236,7 @@ func (b *bench) httpRings(ctx context.Context, _ int) (sample, error) {
 	}
 	defer sl.stop()
 	args := []string{"-http", sl.http + "/logs", "-batch", "500", "-clients", "4", "-apps", "100", "-n", strconv.FormatInt(b.n, 10)}
-	return b.runLoad(ctx, sl.proc, sl.http+"/metrics", args, sl.ingested("http"), true)
+	return b.runLoad(ctx, sl.proc, sl.http+"/metrics", args, sl.ingested("http"), countScrapes, fillRings)
 }
 
 func (b *bench) kafkaDrain(ctx context.Context, _ int) (sample, error) {
@@ -376,5 +376,5 @@ func (b *bench) esDrain(ctx context.Context, _ int) (sample, error) {
 	return eb.runLoad(ctx, sl.proc, sl.http+"/metrics", eb.loadArgs(sl.syslog, 2, 100), func() (int64, error) {
 		m, err := metrics(sl.http+"/metrics", name)
 		return int64(m[name]), err
-	}, true)
+	}, countScrapes)
 }
