@@ -252,9 +252,8 @@ func (b *bench) workloads() []workload {
 // allocations in a second, warm phase: with the rings, connections and
 // drains of the first phase in place, loadgen sends b.n/2 more messages
 // while nobody polls sluiced, and go_memstats_mallocs_total before and after
-// gives the hot path's allocations per message. (Polling /metrics every
-// 10 ms during the timed phase costs sluiced more allocations than the
-// messages do.)
+// gives the hot path's allocations per message. (Each scrape of /metrics
+// allocates more than a thousand messages do.)
 func (b *bench) runLoad(ctx context.Context, server *proc, metricsURL string, args []string, count func() (int64, error), opt ...loadOption) (sample, error) {
 	s := na()
 	cpu0, err := server.cpu()
@@ -295,11 +294,17 @@ func (b *bench) load(ctx context.Context, server *proc, args []string, until int
 	if err := lg.Start(); err != nil {
 		return res, time.Time{}, fmt.Errorf("start loadgen: %w", err)
 	}
-	doneAt, perr := progress(ctx, until, b.timeout(), 15*time.Second, server, count)
+	sent := make(chan struct{})
+	var werr error
+	go func() {
+		werr = lg.Wait()
+		close(sent)
+	}()
+	doneAt, perr := progress(ctx, until, b.timeout(), 15*time.Second, server, sent, count)
 	if perr != nil {
 		_ = lg.Process.Kill()
 	}
-	werr := lg.Wait()
+	<-sent
 	if perr != nil {
 		return res, doneAt, perr
 	}
@@ -349,7 +354,7 @@ func (b *bench) warmAllocs(ctx context.Context, server *proc, metricsURL string,
 		if err := lg.Run(); err != nil {
 			return fmt.Errorf("loadgen: %w: %s", err, bytes.TrimSpace(errOut.Bytes()))
 		}
-		_, err := progress(ctx, until, b.timeout(), 15*time.Second, server, counted)
+		_, err := progress(ctx, until, b.timeout(), 15*time.Second, server, nil, counted)
 		return err
 	}
 	total := b.n
@@ -433,7 +438,7 @@ func (b *bench) frameLimit(ctx context.Context, mode string) (sample, error) {
 		return s, err
 	}
 	// The reader's own clock (first byte to n-th frame) is finer than the
-	// 10 ms poll of its exit; use it.
+	// poll of its exit; use it.
 	log, _ := os.ReadFile(p.log)
 	var fc struct {
 		Seconds float64 `json:"seconds"`
