@@ -63,10 +63,3 @@ func (l *chunkList) put(c *chunk) {
 	}
 	l.mu.Unlock()
 }
-
-// len returns the number of free chunks.
-func (l *chunkList) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.free)
-}
