@@ -249,17 +249,22 @@ func TestEvictionMetrics(t *testing.T) {
 	}
 }
 
-func TestMemoryLimitEvictsLeastRecentlyWritten(t *testing.T) {
-	// Each app fills about 40 KiB; the limit holds about three of them.
-	const limit = 128 << 10
-	reg := prometheus.NewRegistry()
-	s := New(Config{Lines: 100000, BytesPerApp: 40 << 10, MemoryLimit: limit}, reg)
+// limitedStore returns a store whose memory limit holds about three apps
+// of 40 KiB, its registry, and fill, which writes 40 KiB to an app.
+func limitedStore() (s *Store, reg *prometheus.Registry, fill func(app string)) {
+	reg = prometheus.NewRegistry()
+	s = New(Config{Lines: 100000, BytesPerApp: 40 << 10, MemoryLimit: 128 << 10}, reg)
 	text := strings.Repeat("x", 200)
-	fill := func(app string) {
+	return s, reg, func(app string) {
 		for i := 0; i < 200; i++ {
 			s.Append([]sluice.Message{msg(app, "web.1", text)})
 		}
 	}
+}
+
+func TestMemoryLimitEvictsLeastRecentlyWritten(t *testing.T) {
+	const limit = 128 << 10
+	s, reg, fill := limitedStore()
 	count := func(app string) int { return len(lines(s.Last(nil, app, 1<<20, Filter{}))) }
 	fill("a")
 	fill("b")
@@ -293,14 +298,7 @@ func TestMemoryLimitEvictsLeastRecentlyWritten(t *testing.T) {
 // with the app still empty; then it is forgotten.
 func TestMemoryLimitForgetsEmptiedApps(t *testing.T) {
 	const limit = 128 << 10
-	reg := prometheus.NewRegistry()
-	s := New(Config{Lines: 100000, BytesPerApp: 40 << 10, MemoryLimit: limit}, reg)
-	text := strings.Repeat("x", 200)
-	fill := func(app string) {
-		for i := 0; i < 200; i++ {
-			s.Append([]sluice.Message{msg(app, "web.1", text)})
-		}
-	}
+	s, reg, fill := limitedStore()
 	known := func(app string) bool {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
