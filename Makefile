@@ -10,7 +10,7 @@ SLUICE_CACHE ?= $(HOME)/.cache/sluice
 export SLUICE_CACHE
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: help build run test test-short bench bench-quick bench-micro fuzz lint fmt fmt-check vet tidy-check zincsearch clean
+.PHONY: help build run test test-short cross bench bench-quick bench-micro fuzz lint fmt fmt-check vet tidy-check zincsearch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,8 +24,13 @@ run: build ## start sluiced on its defaults (HTTP :8080, syslog TCP+UDP :5514)
 zincsearch: ## build the Elasticsearch-protocol test server (ZincSearch) once into $(SLUICE_CACHE)
 	bash scripts/zincsearch.sh
 
-test: zincsearch fmt-check vet ## install the test servers and run the whole suite with -race
+test: zincsearch fmt-check vet cross ## install the test servers and run the whole suite with -race
 	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+
+cross: ## build everything for 32-bit and arm64 Linux and for macOS (the amd64 assembly and 64-bit constants have fallbacks)
+	GOARCH=386 $(GO) build ./...
+	GOARCH=arm64 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 
 test-short: ## the suite without the race detector, for a quick loop
 	$(GO) test -count=1 ./...

@@ -469,7 +469,7 @@ func (g *grouper) group(s *Store, batch []sluice.Message) {
 		g.next = append(g.next, -1)
 		// Fibonacci hashing of the address: rings are 256-byte aligned
 		// heap objects, so the low bits carry nothing.
-		h := (uintptr(unsafe.Pointer(r)) * 0x9E3779B97F4A7C15 >> 32) & mask
+		h := uintptr(uint64(uintptr(unsafe.Pointer(r)))*0x9E3779B97F4A7C15>>32) & mask
 		for {
 			sl := &g.tab[h]
 			if sl.r == r {

@@ -103,7 +103,7 @@ func run() error {
 		load.Result
 		CPUSeconds float64 `json:"cpu_seconds"`
 		MaxRSSKiB  int64   `json:"max_rss_kib"`
-	}{res, tv(ru.Utime) + tv(ru.Stime), ru.Maxrss})
+	}{res, tv(ru.Utime) + tv(ru.Stime), int64(ru.Maxrss)})
 	fmt.Println(string(out))
 	return errors.Join(errs...)
 }
