@@ -63,3 +63,10 @@ func (l *chunkList) put(c *chunk) {
 	}
 	l.mu.Unlock()
 }
+
+// bytes returns the memory of the free chunks.
+func (l *chunkList) bytes() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return int64(len(l.free)) * chunkSize
+}

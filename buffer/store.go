@@ -126,6 +126,10 @@ func New(cfg Config, reg prometheus.Registerer) *Store {
 				Help: "Memory held by all rings (lines, index, per-app overhead); bounded by MEMORY_LIMIT.",
 			}, func() float64 { return float64(s.mem.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sluice_buffer_free_bytes",
+				Help: "Memory of chunks the rings gave back, kept for reuse; not counted in sluice_buffer_bytes (at most MEMORY_LIMIT/16).",
+			}, func() float64 { return float64(freeChunks.bytes()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_tail_sessions",
 				Help: "Open tail subscriptions.",
 			}, func() float64 { return float64(s.sessions.Load()) }),
