@@ -316,9 +316,16 @@ func (s *Store) reclaim() {
 	defer s.reclaimMu.Unlock()
 	limit := s.cfg.MemoryLimit
 	low := limit - limit/16
-	if s.mem.Load() <= limit {
-		return
+	// Appends that go over the limit while a pass runs do not reclaim
+	// (TryLock): look again after each pass, a few times at most.
+	for pass := 0; pass < 3 && s.mem.Load() > limit; pass++ {
+		s.reclaimPass(low)
 	}
+}
+
+// reclaimPass evicts, in least-recently-written order, until the rings are
+// under low. The caller holds reclaimMu.
+func (s *Store) reclaimPass(low int64) {
 	s.mu.RLock()
 	for r := range s.apps.all() {
 		r.mu.Lock()
@@ -385,10 +392,12 @@ func (s *Store) forget(r *ring) {
 // dropLocked removes r from the store and gives back its memory. The caller
 // holds s.mu and r.mu.
 func (s *Store) dropLocked(r *ring) {
+	// All of r.mem leaves the count, including what compact gives back
+	// (a kept ring's chunk table, a chunk at its tail).
+	s.mem.Add(-r.mem)
 	r.compact()
 	r.dead = true
 	s.apps.del(r)
-	s.mem.Add(-r.mem)
 	r.mem = 0
 }
 

@@ -315,6 +315,7 @@ func TestMemoryLimitForgetsEmptiedApps(t *testing.T) {
 	if known("a") {
 		t.Fatalf("a, empty through two reclaims, is still known")
 	}
+	checkMemory(t, s)
 	if m := s.Stats().Memory; m > limit {
 		t.Fatalf("memory %d over the limit %d", m, limit)
 	}
@@ -344,6 +345,7 @@ func TestManyAppsStayUnderMemoryLimit(t *testing.T) {
 	if got := len(s.Last(nil, "app-1999", 10, Filter{})); got == 0 {
 		t.Fatalf("newest app lost its line")
 	}
+	checkMemory(t, s)
 }
 
 func TestMixedBatchKeepsOrderPerApp(t *testing.T) {
@@ -425,6 +427,7 @@ func TestAppendUnderMemoryLimitDoesNotAllocate(t *testing.T) {
 	if m := s.Stats().Memory; m > 4<<20 {
 		t.Fatalf("memory %d over the limit", m)
 	}
+	checkMemory(t, s)
 }
 
 func TestSubscriptionBacklogThenNext(t *testing.T) {
@@ -639,6 +642,20 @@ func TestConcurrentAppendSubscribeAndReclaim(t *testing.T) {
 	}
 	if st.Memory > 128<<10+64<<10 {
 		t.Fatalf("memory %d", st.Memory)
+	}
+	checkMemory(t, s)
+}
+
+// checkMemory fails unless the store's memory count is the sum of its
+// rings' memory (call it when nothing else runs).
+func checkMemory(t *testing.T, s *Store) {
+	t.Helper()
+	var sum int64
+	for r := range s.apps.all() {
+		sum += r.mem
+	}
+	if got := s.mem.Load(); got != sum {
+		t.Fatalf("store counts %d bytes of memory, its rings hold %d", got, sum)
 	}
 }
 
