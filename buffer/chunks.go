@@ -13,10 +13,11 @@ import (
 // just freed into garbage and the next lines into new allocations (0.08
 // allocations per message with 10,000 apps).
 //
-// The list holds at most maxFree chunks: 1/16 of the largest MemoryLimit
-// of the stores, what one reclaim frees. They are not counted as ring
-// memory, so the process holds at most that much more than MEMORY_LIMIT
-// in chunks.
+// The list holds at most maxFree chunks: 1/8 of the largest MemoryLimit of
+// the stores made (New raises it). One reclaim frees a little over 1/16
+// (whole rings go at once), so all it frees fits. Free chunks are not
+// counted as ring memory: the process holds at most that much more than
+// MEMORY_LIMIT in chunks (sluice_buffer_free_bytes).
 var freeChunks chunkList
 
 type chunkList struct {
@@ -25,12 +26,10 @@ type chunkList struct {
 	maxFree atomic.Int64
 }
 
-func init() { freeChunks.maxFree.Store(defaultMemoryLimit / 16 / chunkSize) }
-
 // allowFor raises the list's bound to what a store with this memory limit
 // reclaims at once.
 func (l *chunkList) allowFor(memoryLimit int64) {
-	n := memoryLimit / 16 / chunkSize
+	n := memoryLimit / 8 / chunkSize
 	for {
 		cur := l.maxFree.Load()
 		if n <= cur || l.maxFree.CompareAndSwap(cur, n) {

@@ -127,7 +127,7 @@ func New(cfg Config, reg prometheus.Registerer) *Store {
 			}, func() float64 { return float64(s.mem.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_buffer_free_bytes",
-				Help: "Memory of chunks the rings gave back, kept for reuse; not counted in sluice_buffer_bytes (at most MEMORY_LIMIT/16).",
+				Help: "Memory of chunks the rings gave back, kept for reuse; not counted in sluice_buffer_bytes (at most MEMORY_LIMIT/8).",
 			}, func() float64 { return float64(freeChunks.bytes()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_tail_sessions",
