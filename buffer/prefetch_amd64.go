@@ -6,3 +6,14 @@ package buffer
 //
 //go:noescape
 func prefetch(addr uintptr)
+
+// prefetchLines prefetches the n bytes from addr, a cache line at a time;
+// nothing when addr is 0 (no hint).
+func prefetchLines(addr, n uintptr) {
+	if addr == 0 {
+		return
+	}
+	for off := uintptr(0); off < n; off += 64 {
+		prefetch(addr + off)
+	}
+}

@@ -4,3 +4,6 @@ package buffer
 
 // prefetch does nothing on this architecture.
 func prefetch(addr uintptr) {}
+
+// prefetchLines does nothing on this architecture.
+func prefetchLines(addr, n uintptr) {}

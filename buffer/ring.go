@@ -238,34 +238,12 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) 
 	if off := int(r.tail % chunkSize); off+rec <= chunkSize {
 		// Fast path: the record fits in the last chunk. Appending to a
 		// zero-length slice of the chunk writes in place.
-		b := r.tc.from(off)[:0]
-		h.put(b[:hdrSize])
-		b = b[:hdrSize]
-		b = append(b, src...)
-		if proc != "" {
-			b = append(b, '[')
-			b = append(b, proc...)
-			b = append(b, ']')
-		}
-		b = append(b, ": "...)
-		b = append(b, text...)
-		_ = append(b, '\n')
+		appendRecord(r.tc.from(off)[:0], &h, src, proc, text)
 	} else if rec <= maxAssembled {
 		// The record spans chunks: assemble it, then copy it in two
 		// pieces rather than seven.
 		var a [maxAssembled]byte
-		h.put(a[:hdrSize])
-		b := a[:hdrSize]
-		b = append(b, src...)
-		if proc != "" {
-			b = append(b, '[')
-			b = append(b, proc...)
-			b = append(b, ']')
-		}
-		b = append(b, ": "...)
-		b = append(b, text...)
-		b = append(b, '\n')
-		write(r, r.tail, b)
+		write(r, r.tail, appendRecord(a[:0], &h, src, proc, text))
 	} else {
 		var hb [hdrSize]byte
 		h.put(hb[:])
@@ -290,6 +268,23 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) 
 	r.lineBytes += int64(size + tsLen)
 }
 
+// appendRecord appends to b, which is empty and has room for it, the record
+// of a line: the header h, then "SOURCE[PROC]: TEXT\n" (without "[PROC]"
+// when proc is empty).
+func appendRecord(b []byte, h *header, src, proc, text string) []byte {
+	b = b[:hdrSize]
+	h.put(b)
+	b = append(b, src...)
+	if proc != "" {
+		b = append(b, '[')
+		b = append(b, proc...)
+		b = append(b, ']')
+	}
+	b = append(b, ": "...)
+	b = append(b, text...)
+	return append(b, '\n')
+}
+
 // publishHints records where the next write and the next eviction (if the
 // ring is full at lines) will touch the ring's memory. The caller holds
 // r.mu.
@@ -305,13 +300,15 @@ func (r *ring) publishHints(lines int) {
 			e = uintptr(unsafe.Pointer(unsafe.SliceData(r.bytesAt(p))))
 			// Start loading it now, not only when the next batch comes:
 			// with ~100 busy apps it is then in the cache, not on the way.
-			for off := uintptr(0); off < evictAhead; off += 64 {
-				prefetch(e + off)
-			}
+			prefetchLines(e, evictAhead)
 		}
 	}
 	r.writeHint, r.evictHint = w, e
 }
+
+// evictAhead is how far a full ring's eviction hint reaches past its
+// oldest line: about two records of a typical size.
+const evictAhead = 384
 
 // maxAssembled is the largest record put assembles on the stack when it
 // spans two chunks.
@@ -433,6 +430,11 @@ func (r *ring) releaseChunks() {
 	}
 	r.cfirst, r.cn = 0, 0
 	r.hc, r.tc = nil, nil
+	r.freeSpare()
+}
+
+// freeSpare gives back the spare chunk, if any.
+func (r *ring) freeSpare() {
 	if r.spare != nil {
 		freeChunks.put(r.spare)
 		r.spare = nil
@@ -449,11 +451,7 @@ func (r *ring) compact() {
 		r.chunks = nil
 		return
 	}
-	if r.spare != nil {
-		freeChunks.put(r.spare)
-		r.spare = nil
-		r.mem -= chunkSize
-	}
+	r.freeSpare()
 }
 
 // appendLine appends the line of the record at p, whose header is h,

@@ -354,9 +354,9 @@ func (s *Store) reclaimPass(low int64) {
 			r.evictOldest()
 		}
 		if r.n == 0 {
-			r.releaseChunks()
+			r.releaseChunks() // keeps the table, unlike compact
 		} else {
-			r.compact()
+			r.freeSpare()
 		}
 		evicted += int64(n0 - r.n)
 		s.lines.Add(int64(r.n - n0))
@@ -519,20 +519,10 @@ func (g *grouper) prefetch() {
 		r := g.rings[h]
 		// A typical record is 150-250 bytes: its lines, and those of the
 		// next records the evictions will read.
-		prefetch(r.writeHint)
-		prefetch(r.writeHint + 64)
-		prefetch(r.writeHint + 128)
-		if e := r.evictHint; e != 0 {
-			for off := uintptr(0); off < evictAhead; off += 64 {
-				prefetch(e + off)
-			}
-		}
+		prefetchLines(r.writeHint, 192)
+		prefetchLines(r.evictHint, evictAhead)
 	}
 }
-
-// evictAhead is how far grouper.prefetch reads ahead of a full ring's
-// oldest line: about two records of a typical size.
-const evictAhead = 384
 
 func (g *grouper) reset() {
 	for _, h := range g.used {
