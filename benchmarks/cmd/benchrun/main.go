@@ -260,7 +260,7 @@ func (b *bench) runLoad(ctx context.Context, server *proc, metricsURL string, ar
 	if err != nil {
 		return s, err
 	}
-	res, doneAt, err := b.load(ctx, server, args, b.n, count)
+	res, doneAt, err := b.load(ctx, server, args, b.n, count, false)
 	if err != nil {
 		return s, err
 	}
@@ -285,8 +285,9 @@ func (b *bench) runLoad(ctx context.Context, server *proc, metricsURL string, ar
 }
 
 // load runs loadgen with args until count reaches until, and returns
-// loadgen's result and when count got there.
-func (b *bench) load(ctx context.Context, server *proc, args []string, until int64, count func() (int64, error)) (load.Result, time.Time, error) {
+// loadgen's result and when count got there. While loadgen sends, count is
+// polled every half second (to see a stall), or, quiet, not at all.
+func (b *bench) load(ctx context.Context, server *proc, args []string, until int64, count func() (int64, error), quiet bool) (load.Result, time.Time, error) {
 	var res load.Result
 	var out, errOut bytes.Buffer
 	lg := exec.CommandContext(ctx, b.path("loadgen"), args...)
@@ -300,6 +301,12 @@ func (b *bench) load(ctx context.Context, server *proc, args []string, until int
 		werr = lg.Wait()
 		close(sent)
 	}()
+	if quiet {
+		select {
+		case <-sent:
+		case <-ctx.Done():
+		}
+	}
 	doneAt, perr := progress(ctx, until, b.timeout(), 15*time.Second, server, sent, count)
 	if perr != nil {
 		_ = lg.Process.Kill()
@@ -338,8 +345,8 @@ const (
 // those of the scrapes.
 func (b *bench) warmAllocs(ctx context.Context, server *proc, metricsURL string, args []string, count func() (int64, error), countScrapes, fill bool) (float64, error) {
 	// send runs loadgen for n messages, then waits until count reaches
-	// until, polling only once loadgen is done: what is left then is in
-	// socket buffers (or a drain's queue), so the polls are few.
+	// until, polling only once loadgen is done (quiet): what is left then
+	// is in socket buffers (or a drain's queue), so the polls are few.
 	scrapes := 0
 	counted := func() (int64, error) {
 		if countScrapes {
@@ -348,13 +355,7 @@ func (b *bench) warmAllocs(ctx context.Context, server *proc, metricsURL string,
 		return count()
 	}
 	send := func(n, until int64) error {
-		var errOut bytes.Buffer
-		lg := exec.CommandContext(ctx, b.path("loadgen"), withN(args, n)...)
-		lg.Stderr = &errOut
-		if err := lg.Run(); err != nil {
-			return fmt.Errorf("loadgen: %w: %s", err, bytes.TrimSpace(errOut.Bytes()))
-		}
-		_, err := progress(ctx, until, b.timeout(), 15*time.Second, server, nil, counted)
+		_, _, err := b.load(ctx, server, withN(args, n), until, counted, true)
 		return err
 	}
 	total := b.n

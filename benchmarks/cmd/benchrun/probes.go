@@ -114,16 +114,12 @@ func sinkFrames(base string) (int64, error) {
 // every half second, then every 5 ms. Counting sluiced means scraping its
 // /metrics, which gathers the Go runtime's statistics (a stop-the-world
 // ReadMemStats): 100 scrapes a second during the run cost it 10-20% of its
-// rate, a tax rsyslog, counted from its output file, did not pay. A nil
-// sent polls every 5 ms throughout.
+// rate, a tax rsyslog, counted from its output file, did not pay.
 func progress(ctx context.Context, n int64, timeout, stall time.Duration, p *proc, sent <-chan struct{}, count func() (int64, error)) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	const slow, fast = 500 * time.Millisecond, 5 * time.Millisecond
-	wait := fast
-	if sent != nil {
-		wait = slow
-	}
+	wait := slow
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	var last int64 = -1
