@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluice-logs/sluice/metrics"
@@ -25,15 +24,10 @@ type TCPServer struct {
 	idle time.Duration
 	tls  *tls.Config // nil: plain TCP
 
-	closing atomic.Bool
-
-	mu         sync.Mutex
+	lifecycle  // its mu also guards the fields below
 	ln         net.Listener
 	conns      map[net.Conn]struct{}
-	started    bool
-	cancel     context.CancelFunc // ends the context the connections publish with
-	done       chan struct{}      // closed when Serve has returned
-	quit       chan struct{}      // closed by Shutdown
+	quit       chan struct{} // closed by Shutdown
 	quitClosed bool
 	wg         sync.WaitGroup // connection goroutines
 }
@@ -45,13 +39,13 @@ func NewTCP(cfg Config) *TCPServer {
 		transport = metrics.SyslogTLS
 	}
 	return &TCPServer{
-		in:    newIngester(cfg, transport),
-		tls:   cfg.TLS,
-		addr:  cfg.Addr,
-		idle:  cfg.IdleTimeout,
-		conns: make(map[net.Conn]struct{}),
-		done:  make(chan struct{}),
-		quit:  make(chan struct{}),
+		in:        newIngester(cfg, transport),
+		tls:       cfg.TLS,
+		addr:      cfg.Addr,
+		idle:      cfg.IdleTimeout,
+		lifecycle: lifecycle{name: "syslog tcp", done: make(chan struct{})},
+		conns:     make(map[net.Conn]struct{}),
+		quit:      make(chan struct{}),
 	}
 }
 
@@ -87,22 +81,12 @@ func (s *TCPServer) Addr() net.Addr {
 // Serve accepts connections until Shutdown, then waits for every
 // connection goroutine and returns ErrServerClosed.
 func (s *TCPServer) Serve() error {
-	s.mu.Lock()
-	if s.ln == nil {
-		s.mu.Unlock()
-		return errors.New("syslog tcp: Serve called before Listen")
+	var ln net.Listener
+	ctx, err := s.begin(func() bool { ln = s.ln; return ln != nil })
+	if err != nil {
+		return err
 	}
-	if s.started || s.closing.Load() {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.started = true
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	ln := s.ln
-	s.mu.Unlock()
-	defer close(s.done)
-	defer cancel()
+	defer s.end()
 
 	var backoff time.Duration
 	for {

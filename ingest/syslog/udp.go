@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluice-logs/sluice/metrics"
@@ -23,22 +21,17 @@ type UDPServer struct {
 	in   *ingester
 	addr string
 
-	closing atomic.Bool
-
-	mu      sync.Mutex
-	conn    *net.UDPConn
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when Serve has returned
+	lifecycle // its mu also guards conn
+	conn      *net.UDPConn
 }
 
 // NewUDP returns a server for cfg; Listen binds it. IdleTimeout does not
 // apply to UDP.
 func NewUDP(cfg Config) *UDPServer {
 	return &UDPServer{
-		in:   newIngester(cfg, metrics.SyslogUDP),
-		addr: cfg.Addr,
-		done: make(chan struct{}),
+		in:        newIngester(cfg, metrics.SyslogUDP),
+		addr:      cfg.Addr,
+		lifecycle: lifecycle{name: "syslog udp", done: make(chan struct{})},
 	}
 }
 
@@ -70,22 +63,12 @@ func (s *UDPServer) Addr() net.Addr {
 
 // Serve reads datagrams until Shutdown and returns ErrServerClosed.
 func (s *UDPServer) Serve() error {
-	s.mu.Lock()
-	if s.conn == nil {
-		s.mu.Unlock()
-		return errors.New("syslog udp: Serve called before Listen")
+	var conn *net.UDPConn
+	ctx, err := s.begin(func() bool { conn = s.conn; return conn != nil })
+	if err != nil {
+		return err
 	}
-	if s.started || s.closing.Load() {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.started = true
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	conn := s.conn
-	s.mu.Unlock()
-	defer close(s.done)
-	defer cancel()
+	defer s.end()
 
 	var from netip.AddrPort
 	sess := newSession(s.in, func() string { return from.String() }, udpLogEvery)
