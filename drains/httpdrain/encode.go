@@ -1,9 +1,8 @@
 package httpdrain
 
 import (
-	"strconv"
-
 	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/codec/octet"
 )
 
 // encode appends the body of batch in the drain's format.
@@ -16,9 +15,7 @@ func (d *Drain) encode(dst []byte, batch []sluice.Message) []byte {
 	}
 	for i := range batch {
 		d.frame = sluice.AppendRFC5424(d.frame[:0], &batch[i])
-		dst = strconv.AppendInt(dst, int64(len(d.frame)), 10)
-		dst = append(dst, ' ')
-		dst = append(dst, d.frame...)
+		dst = octet.AppendFrame(dst, d.frame)
 	}
 	if cap(d.frame) > 1<<20 {
 		d.frame = nil

@@ -1,0 +1,13 @@
+// Package codec is the home of Sluice's wire formats: one package per
+// format below it, the encoder and the decoder side by side, each with
+// golden cases in testdata/<format>/<case>/{input,expected} at the root of
+// the repository.
+//
+//   - octet: RFC 6587 octet-counted framing ("LEN SP FRAME"), written by
+//     the HTTP (logplex-1) and syslog drains and read by syslog ingest and
+//     logplex-1 bodies.
+//
+// The message-level formats that every part of the router shares (the
+// tail line, the RFC 5424 line, the JSON object) are in the root package
+// sluice (format.go, json.go).
+package codec
