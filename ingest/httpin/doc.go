@@ -6,7 +6,7 @@
 // Formats:
 //
 //   - application/logplex-1: octet-counted RFC 5424 frames, as Logplex and
-//     log-shuttle send them (framing and parsing by package ingest/syslog).
+//     log-shuttle send them (framing by package codec/octet, parsing by codec/syslog).
 //     A Logplex-Msg-Count header must match the number of frames.
 //   - application/x-ndjson: one JSON object per line with at least "app" and
 //     "msg"; optional "time" (RFC 3339), "source", "proc", "host" and

@@ -16,7 +16,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
-	"github.com/sluice-logs/sluice/ingest/syslog"
+	syslogcodec "github.com/sluice-logs/sluice/codec/syslog"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -149,7 +149,7 @@ type writer struct {
 
 // request is the per-request state, reused through Handler.pool.
 type request struct {
-	parser   syslog.Parser // keeps the last timestamp's minute
+	parser   syslogcodec.Parser // keeps the last timestamp's minute
 	msgs     []sluice.Message
 	inflated []byte // decompressed body
 	report   []byte // the 400 body: "line 3: …; line 7: …"

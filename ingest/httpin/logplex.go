@@ -9,7 +9,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/sluice-logs/sluice/auth"
-	"github.com/sluice-logs/sluice/ingest/syslog"
+	"github.com/sluice-logs/sluice/codec/octet"
+	syslogcodec "github.com/sluice-logs/sluice/codec/syslog"
 )
 
 // decodeLogplex reads body as octet-counted syslog frames (Logplex's
@@ -35,10 +36,10 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 		if len(body) == 0 {
 			break
 		}
-		frame, rest, err := syslog.NextOctetFrame(body)
+		frame, rest, err := octet.NextFrame(body)
 		if err != nil {
 			what := "bad octet count"
-			if errors.Is(err, syslog.ErrShortFrame) {
+			if errors.Is(err, octet.ErrShortFrame) {
 				what = "bad octet count: body ends inside the frame"
 			}
 			r.reject("frame", n, problem{reason: reasonBadOctetCount, what: what})
@@ -51,7 +52,7 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 		if err := r.parser.Parse(frame, received, m); err != nil {
 			r.unadd()
 			p := problem{reason: reasonMalformed, what: "invalid syslog message", err: err.Error()}
-			if errors.Is(err, syslog.ErrInvalidUTF8) {
+			if errors.Is(err, syslogcodec.ErrInvalidUTF8) {
 				p = problem{reason: reasonInvalidUTF8, what: "invalid UTF-8"}
 			}
 			r.reject("frame", n, p)

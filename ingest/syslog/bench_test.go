@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/influxdata/go-syslog/v3/rfc5424"
-
 	"github.com/sluice-logs/sluice"
 )
 
@@ -50,43 +48,6 @@ func BenchmarkFraming(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "msgs/s")
-}
-
-func BenchmarkParse(b *testing.B) {
-	frame := []byte(benchMessage)
-	b.Run("fast", func(b *testing.B) {
-		var m sluice.Message
-		b.ReportAllocs()
-		b.SetBytes(int64(len(frame)))
-		for b.Loop() {
-			if err := Parse(frame, received, &m); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	})
-	b.Run("go-syslog", func(b *testing.B) {
-		mach := rfc5424.NewMachine()
-		b.ReportAllocs()
-		b.SetBytes(int64(len(frame)))
-		for b.Loop() {
-			if _, err := mach.Parse(frame); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	})
-	b.Run("slow-path", func(b *testing.B) {
-		var m sluice.Message
-		b.ReportAllocs()
-		b.SetBytes(int64(len(frame)))
-		for b.Loop() {
-			if err := parseRFC5424(frame, received, &m); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	})
 }
 
 // counter is a Publisher that only counts.
@@ -166,32 +127,4 @@ func BenchmarkTCPIngest(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
-}
-
-// BenchmarkParser parses a stream of loadgen-like messages (about 150
-// bytes, microseconds apart, structured data, fields of varying lengths)
-// with one Parser, the way a connection does. One op is one message.
-func BenchmarkParser(b *testing.B) {
-	procs := []string{"web.1", "web.2", "worker.1", "router", "web.3"}
-	frames := make([][]byte, 1024)
-	base := time.Date(2026, 11, 25, 20, 29, 46, 0, time.UTC)
-	for i := range frames {
-		ts := base.Add(time.Duration(i) * 997 * time.Microsecond).Format("2006-01-02T15:04:05.000000-07:00")
-		h := uint32(i) * 2654435761
-		frames[i] = fmt.Appendf(nil, `<134>1 %s host-%d app-%05d %s - [req@32473 id="%08x" status="%d"] `+
-			`GET /api/v1/items/%d 200 12ms bytes=5123 seq=%d user=u1234 region=eu-west-1 agent=Mozilla/5.0`,
-			ts, h%16, i%100, procs[h%5], h, 200+h%3*100, h%10000, i)
-	}
-	var p Parser
-	var m sluice.Message
-	b.ReportAllocs()
-	b.SetBytes(int64(len(frames[0])))
-	i := 0
-	for b.Loop() {
-		if err := p.Parse(frames[i%len(frames)], received, &m); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

@@ -1,17 +1,8 @@
 // Package syslog owns syslog ingest: the RFC 6587 framing of TCP streams
-// (octet counting and LF-terminated, detected per connection), the parsing
-// of RFC 5424 and RFC 3164 messages into sluice.Message, and the TCP and UDP
-// listeners that publish what they parse to the router.
-//
-// Parse and NextOctetFrame are pure functions, safe for concurrent use; the
-// HTTP ingest reuses them for application/logplex-1 bodies. A Parser parses
-// exactly like Parse and remembers the minute of the last timestamp, which
-// the next messages of a stream share; it belongs to one goroutine (one per
-// connection or request). Parse has a zero-allocation fast path for
-// well-formed RFC 5424 messages and falls back to
-// github.com/influxdata/go-syslog/v3 for everything else, so both always
-// agree on what is valid (FuzzParse checks it, and that a Parser's memory
-// changes nothing).
+// (octet counting and LF-terminated, detected per connection) and the TCP
+// and UDP listeners that publish what they read to the router. Messages are
+// parsed by codec/syslog (one Parser per connection), octet-counted frames
+// are read with codec/octet.
 //
 // Concurrency: a TCPServer runs one goroutine per connection, owned by Serve,
 // which waits for all of them before it returns. Each connection reads into

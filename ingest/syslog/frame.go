@@ -2,76 +2,10 @@ package syslog
 
 import (
 	"bytes"
-	"errors"
 	"unicode/utf8"
+
+	"github.com/sluice-logs/sluice/codec/octet"
 )
-
-// Errors of NextOctetFrame.
-var (
-	// ErrBadOctetCount: the frame does not start with "MSG-LEN SP" (a
-	// non-zero decimal length of at most maxCountDigits digits).
-	ErrBadOctetCount = errors.New("octet counting: bad frame length")
-	// ErrShortFrame: the data ends before the length the frame announced.
-	ErrShortFrame = errors.New("octet counting: frame shorter than its length")
-)
-
-// maxCountDigits bounds MSG-LEN: a length of a billion bytes or more is
-// garbage, not a frame to skip.
-const maxCountDigits = 9
-
-// octetHeader reads "MSG-LEN SP" at the start of b. It returns the length
-// and the header size, need == true when b ends inside a plausible header,
-// or bad == true when b cannot start a frame.
-func octetHeader(b []byte) (n, hdr int, need, bad bool) {
-	i := 0
-	for ; i < len(b) && i <= maxCountDigits; i++ {
-		c := b[i]
-		if c == ' ' {
-			if i == 0 {
-				return 0, 0, false, true
-			}
-			return n, i + 1, false, false
-		}
-		if c < '0' || c > '9' || (i == 0 && c == '0') {
-			return 0, 0, false, true
-		}
-		n = n*10 + int(c-'0')
-	}
-	if i > maxCountDigits {
-		return 0, 0, false, true
-	}
-	return 0, 0, true, false
-}
-
-// NextOctetFrame splits the first octet-counted frame off data ("LEN SP MSG", optionally followed by
-// LF or CRLF, which is skipped). It returns the frame and the rest, or an error for a bad count or a
-// frame shorter than its count.
-//
-// The errors wrap ErrBadOctetCount or ErrShortFrame. frame and rest alias
-// data.
-func NextOctetFrame(data []byte) (frame, rest []byte, err error) {
-	n, hdr, need, bad := octetHeader(data)
-	switch {
-	case bad:
-		return nil, data, ErrBadOctetCount
-	case need:
-		if len(data) == 0 {
-			return nil, data, ErrShortFrame
-		}
-		return nil, data, ErrBadOctetCount
-	}
-	if len(data)-hdr < n {
-		return nil, data, ErrShortFrame
-	}
-	frame = data[hdr : hdr+n : hdr+n]
-	rest = data[hdr+n:]
-	if len(rest) > 0 && rest[0] == '\n' {
-		rest = rest[1:]
-	} else if len(rest) > 1 && rest[0] == '\r' && rest[1] == '\n' {
-		rest = rest[2:]
-	}
-	return frame, rest, nil
-}
 
 // Framing modes of a stream.
 const (
@@ -126,7 +60,7 @@ func (f *framer) space() []byte {
 	}
 	switch {
 	case need > len(f.buf):
-		nb := make([]byte, max(need, min(2*len(f.buf), f.max+maxCountDigits+3)))
+		nb := make([]byte, max(need, min(2*len(f.buf), f.max+octet.MaxCountDigits+3)))
 		f.w = copy(nb, f.buf[f.r:f.w])
 		f.r = 0
 		f.buf = nb
@@ -192,7 +126,7 @@ func (f *framer) next() ([]byte, event) {
 
 func (f *framer) nextOctet() ([]byte, event) {
 	b := f.buf[f.r:f.w]
-	n, hdr, need, bad := octetHeader(b)
+	n, hdr, need, bad := octet.Header(b)
 	if bad {
 		f.want = 0
 		f.skipLine = true
@@ -268,6 +202,14 @@ func trimRune(b []byte) []byte {
 			}
 			return b
 		}
+	}
+	return b
+}
+
+// trimEOL drops trailing CR and LF bytes.
+func trimEOL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
 	}
 	return b
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	syslogcodec "github.com/sluice-logs/sluice/codec/syslog"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -103,7 +104,7 @@ type session struct {
 	remote func() string // the peer, formatted only when logged
 	batch  []sluice.Message
 	counts [numReasons]uint64
-	parser Parser
+	parser syslogcodec.Parser
 
 	logEvery time.Duration // 0: log only the first rejection
 	logged   time.Time
@@ -130,7 +131,7 @@ func (s *session) frame(frame []byte, received time.Time) {
 		s.batch = s.batch[:len(s.batch)-1]
 		r := reasonMalformed
 		switch {
-		case errors.Is(err, ErrInvalidUTF8):
+		case errors.Is(err, syslogcodec.ErrInvalidUTF8):
 			r = reasonInvalidUTF8
 		case errors.Is(err, errUnknownToken):
 			r = reasonUnknownToken

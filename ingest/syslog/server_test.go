@@ -123,7 +123,7 @@ func rejected(m *metrics.Ingest, transport, reason string) int {
 
 func msg(app, text string) string { return "<13>1 - host " + app + " - - - " + text }
 
-func octet(s string) string { return strconv.Itoa(len(s)) + " " + s }
+func octetFrame(s string) string { return strconv.Itoa(len(s)) + " " + s }
 
 func TestTCPFraming(t *testing.T) {
 	big := strings.Repeat("b", 20000) // over go-syslog's 8192-byte frame limit
@@ -137,12 +137,12 @@ func TestTCPFraming(t *testing.T) {
 	}{
 		{
 			name:   "octet counting",
-			writes: []string{octet(msg("app", "one")) + octet(msg("app", "two")) + octet(msg("app", "three"))},
+			writes: []string{octetFrame(msg("app", "one")) + octetFrame(msg("app", "two")) + octetFrame(msg("app", "three"))},
 			want:   []string{"one", "two", "three"},
 		},
 		{
 			name:   "octet counting with LF and CRLF after frames, split writes",
-			writes: []string{octet(msg("app", "one")) + "\n" + octet(msg("app", "t"))[:5], octet(msg("app", "t"))[5:] + "\r\n", octet(msg("app", "line\nbreak"))},
+			writes: []string{octetFrame(msg("app", "one")) + "\n" + octetFrame(msg("app", "t"))[:5], octetFrame(msg("app", "t"))[5:] + "\r\n", octetFrame(msg("app", "line\nbreak"))},
 			want:   []string{"one", "t", "line\nbreak"},
 		},
 		{
@@ -152,7 +152,7 @@ func TestTCPFraming(t *testing.T) {
 		},
 		{
 			name:   "frames over 8192 bytes",
-			writes: []string{octet(msg("app", big)) + octet(msg("app", "after"))},
+			writes: []string{octetFrame(msg("app", big)) + octetFrame(msg("app", "after"))},
 			want:   []string{big, "after"},
 		},
 		{
@@ -163,7 +163,7 @@ func TestTCPFraming(t *testing.T) {
 		{
 			name:    "octet truncation keeps sync",
 			max:     1024,
-			writes:  []string{octet(msg("app", cut)) + octet(msg("app", "after"))},
+			writes:  []string{octetFrame(msg("app", cut)) + octetFrame(msg("app", "after"))},
 			want:    []string{cut[:1024-len(msg("app", ""))], "after"},
 			rejects: map[string]int{"truncated": 1},
 		},
@@ -177,13 +177,13 @@ func TestTCPFraming(t *testing.T) {
 		{
 			name:    "truncation at a rune boundary",
 			max:     len(msg("app", "")) + 5,
-			writes:  []string{octet(msg("app", "abcdé")) + octet(msg("app", "ok"))},
+			writes:  []string{octetFrame(msg("app", "abcdé")) + octetFrame(msg("app", "ok"))},
 			want:    []string{"abcd", "ok"},
 			rejects: map[string]int{"truncated": 1},
 		},
 		{
 			name:    "bad octet count then good messages",
-			writes:  []string{octet(msg("app", "one")) + "12x garbage\n" + octet(msg("app", "two")) + "99999999999 x\n" + msg("app", "three") + "\n"},
+			writes:  []string{octetFrame(msg("app", "one")) + "12x garbage\n" + octetFrame(msg("app", "two")) + "99999999999 x\n" + msg("app", "three") + "\n"},
 			want:    []string{"one", "two", "three"},
 			rejects: map[string]int{"bad_octet_count": 2},
 		},
@@ -207,7 +207,7 @@ func TestTCPFraming(t *testing.T) {
 		},
 		{
 			name:    "eof inside an octet frame",
-			writes:  []string{octet(msg("app", "one")) + "100 <13>1"},
+			writes:  []string{octetFrame(msg("app", "one")) + "100 <13>1"},
 			want:    []string{"one"},
 			rejects: map[string]int{"malformed": 1},
 		},
@@ -339,7 +339,7 @@ func TestTCPOrderAcrossConnections(t *testing.T) {
 			for j := range perConn {
 				line := msg("app"+strconv.Itoa(i), strconv.Itoa(j))
 				if i%2 == 0 {
-					b = append(b, octet(line)...)
+					b = append(b, octetFrame(line)...)
 				} else {
 					b = append(b, line+"\n"...)
 				}
@@ -382,7 +382,7 @@ func TestTCPShutdownFinishesBufferedFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Write([]byte(octet(msg("app", "a")) + octet(msg("app", "b")) + octet(msg("app", "c")))); err != nil {
+	if _, err := c.Write([]byte(octetFrame(msg("app", "a")) + octetFrame(msg("app", "b")) + octetFrame(msg("app", "c")))); err != nil {
 		t.Fatal(err)
 	}
 	<-rec.entered // the connection is publishing and blocked
@@ -535,7 +535,7 @@ func TestTCPGarbageFloodIsolated(t *testing.T) {
 	const n = 2000
 	var b []byte
 	for i := range n {
-		b = append(b, octet(msg("good", strconv.Itoa(i)))...)
+		b = append(b, octetFrame(msg("good", strconv.Itoa(i)))...)
 	}
 	if _, err := good.Write(b); err != nil {
 		t.Fatal(err)
