@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	_ "time/tzdata" // SYSLOG_TIMEZONE works on hosts without a zone database
+
 	"github.com/sluice-logs/sluice/auth"
 )
 
@@ -35,6 +37,12 @@ type Config struct {
 	LogLevel        string        // LOG_LEVEL
 	PprofAddr       string        // PPROF_ADDR; "" is off
 	Tokens          *auth.Tokens  // TOKENS and ADMIN_TOKEN
+
+	// Syslog dialects and UDP (issue 9).
+	SyslogTimezone   *time.Location // SYSLOG_TIMEZONE
+	SyslogDefaultApp string         // SYSLOG_DEFAULT_APP
+	SyslogUDPRcvbuf  int            // SYSLOG_UDP_RCVBUF
+
 	// Drains holds the DRAIN_<NAME> variables: name (lower case) to URL.
 	// The drains package parses and validates the URLs.
 	Drains map[string]string
@@ -57,7 +65,7 @@ var Vars = []Var{
 	{"TLS_KEY_FILE", "", "PEM private key of the syslog TLS listener."},
 	{"SYSLOG_IDLE_TIMEOUT", "5m", "A syslog TCP connection that sends nothing for this long is closed and counted (reason idle_timeout)."},
 	{"MAX_BODY_BYTES", "16MiB", "Largest HTTP ingest body, after gzip decompression; larger bodies get 413."},
-	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message; longer ones are truncated to it and counted (reason truncated)."},
+	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message text (the MSG, not the header); longer ones are truncated to it and counted (reason truncated). A syslog frame may be 8KiB longer for its header and structured data."},
 	{"BUFFER_LINES", "1500", "Lines kept per app in its ring (what `sluice logs` reads)."},
 	{"BUFFER_BYTES", "1MiB", "Bytes kept per app in its ring."},
 	{"MEMORY_LIMIT", "256MiB", "Bytes kept in all rings together; the oldest lines of the least recently written apps go first."},
@@ -65,6 +73,9 @@ var Vars = []Var{
 	{"SHUTDOWN_TIMEOUT", "10s", "On SIGTERM, how long to finish in-flight frames and flush drains before exiting."},
 	{"LOG_LEVEL", "info", "Level of sluiced's own JSON logs on stdout: debug, info, warn, error."},
 	{"PPROF_ADDR", "", "When set (e.g. 127.0.0.1:6060), serve Go's net/http/pprof profiles there. Keep it on loopback."},
+	{"SYSLOG_TIMEZONE", "UTC", "IANA time zone (e.g. Europe/Berlin) of syslog timestamps that carry no UTC offset (RFC 3164)."},
+	{"SYSLOG_DEFAULT_APP", "syslog", "App of a syslog message that names none (RFC 3164 TAG missing, empty or digits only); counted (reason default_app). Not used with TOKENS."},
+	{"SYSLOG_UDP_RCVBUF", "8MiB", "Receive buffer (SO_RCVBUF) of the syslog UDP socket; the kernel may cap it (see net.core.rmem_max; sluiced logs the size it got)."},
 	{"TOKENS", "", "Per-app tokens, token=app[:source],… When set, every ingest and read is authenticated."},
 	{"ADMIN_TOKEN", "", "A token that may read every app."},
 	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch); one variable per drain."},
@@ -184,6 +195,20 @@ func Load(environ []string) (Config, error) {
 	}
 	c.BufferLines = count("BUFFER_LINES", 1, 10_000_000)
 	c.TailBuffer = count("TAIL_BUFFER", 1, 10_000_000)
+
+	// Syslog dialects and UDP (issue 9).
+	if v := get("SYSLOG_TIMEZONE"); v == "" || v == "UTC" {
+		c.SyslogTimezone = time.UTC
+	} else if loc, err := time.LoadLocation(v); err != nil || v == "Local" {
+		bad("SYSLOG_TIMEZONE", v, "want an IANA time zone name such as UTC or Europe/Berlin")
+	} else {
+		c.SyslogTimezone = loc
+	}
+	c.SyslogDefaultApp = get("SYSLOG_DEFAULT_APP")
+	if !auth.ValidName(c.SyslogDefaultApp) {
+		bad("SYSLOG_DEFAULT_APP", c.SyslogDefaultApp, "want a valid app name")
+	}
+	c.SyslogUDPRcvbuf = int(size("SYSLOG_UDP_RCVBUF", 0, 1<<30))
 
 	c.LogLevel = strings.ToLower(get("LOG_LEVEL"))
 	switch c.LogLevel {

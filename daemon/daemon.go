@@ -117,6 +117,9 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		Publisher:       d.router,
 		Metrics:         d.ingest,
 		Logger:          log.With("listener", "syslog"),
+		Timezone:        cfg.SyslogTimezone,
+		DefaultApp:      cfg.SyslogDefaultApp,
+		UDPReadBuffer:   cfg.SyslogUDPRcvbuf,
 	}
 	if cfg.SyslogTCPAddr != "" {
 		c := sc

@@ -422,14 +422,19 @@ func TestBadInput(t *testing.T) {
 	r.sendTCP(octet("<190>1 - h bad p - - good 1") +
 		"99999999999999999999 nonsense\n" +
 		octet("<190>1 - h bad p - - good 2", "not syslog at all", "<190>1 - h bad p - - bad utf8 \xff\xfe", "<190>1 - h bad p - - "+long, "<190>1 - h bad p - - good 3"))
-	got := r.waitLines("bad", "", 4)
-	if len(got) != 4 || got[0] != "app[p]: good 1" || got[1] != "app[p]: good 2" || got[3] != "app[p]: good 3" {
+	// Text without a PRI goes to SYSLOG_DEFAULT_APP; bytes that are not
+	// UTF-8 are read as Latin-1 (issue 9).
+	got := r.waitLines("bad", "", 5)
+	if len(got) != 5 || got[0] != "app[p]: good 1" || got[1] != "app[p]: good 2" || got[2] != "app[p]: bad utf8 ÿþ" || got[4] != "app[p]: good 3" {
 		t.Fatalf("got %q", got)
 	}
-	if n := len(got[2]); n > 1024+len("app[p]: ")+1 || !strings.HasPrefix(got[2], "app[p]: yyy") {
-		t.Fatalf("truncated line is %d bytes: %.40q", n, got[2])
+	if n := len(got[3]); n > 1024+len("app[p]: ")+1 || !strings.HasPrefix(got[3], "app[p]: yyy") {
+		t.Fatalf("truncated line is %d bytes: %.40q", n, got[3])
 	}
-	for _, reason := range []string{"bad_octet_count", "malformed", "invalid_utf8", "truncated", "idle_timeout"} {
+	if got := r.waitLines("syslog", "", 1); len(got) != 1 || got[0] != "app: not syslog at all" {
+		t.Fatalf("default app got %q", got)
+	}
+	for _, reason := range []string{"bad_octet_count", "default_app", "latin1_converted", "truncated", "idle_timeout"} {
 		waitFor(t, func() bool {
 			return metric(t, r, `sluice_ingest_rejected_total{reason="`+reason+`",transport="syslog_tcp"}`) >= 1
 		})

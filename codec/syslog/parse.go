@@ -4,14 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 	"unsafe"
 
 	gosyslog "github.com/influxdata/go-syslog/v3"
-	"github.com/influxdata/go-syslog/v3/rfc3164"
 	"github.com/influxdata/go-syslog/v3/rfc5424"
 
 	"github.com/sluice-logs/sluice"
@@ -36,11 +34,15 @@ var (
 // alias frame (see sluice.Message's ownership rule). received is used as m.Time when the message has
 // no timestamp. m.Source is set to "app". Errors say what is wrong ("rfc5424: expecting a version value …").
 //
-// Trailing CR and LF bytes of frame are ignored, and a UTF-8 byte order mark
-// at the start of the MSG is removed. RFC 3164 timestamps carry no year: the
-// year of received (UTC) is used, or the year before when that would put the
-// message more than a week into the future (a December line read in January).
-// Errors for invalid UTF-8 wrap ErrInvalidUTF8.
+// A message that starts "<PRI>VERSION SP" is RFC 5424 and read strictly
+// (an error says what is wrong with it). Anything else is read as RFC 3164
+// in the dialects senders write (see rfc3164.go); only a '<' that starts no
+// PRI is refused. Trailing CR, LF and NUL bytes of frame are ignored, and a
+// UTF-8 byte order mark at the start of the MSG is removed. Timestamps
+// without a UTC offset are read in UTC, and RFC 3164 timestamps without a
+// year get the year that puts them nearest before received (see
+// inferYear). Bytes that are not UTF-8 are read as Latin-1 and converted.
+// A message whose app cannot be determined gets an empty m.App.
 //
 // A stream of messages is parsed faster by one Parser, which remembers the
 // date of the last timestamp.
@@ -49,30 +51,77 @@ func Parse(frame []byte, received time.Time, m *sluice.Message) error {
 	return p.Parse(frame, received, m)
 }
 
-// Parser is Parse with a memory: it keeps the date and time to the minute
-// of the last RFC 5424 timestamp it parsed, which consecutive messages of
-// one stream share, and works out the instant of a new one only when that
-// prefix changes. It parses exactly what Parse parses.
+// Parser is Parse with a memory and options: it keeps the date and time to
+// the minute of the last RFC 5424 timestamp it parsed, which consecutive
+// messages of one stream share, and works out the instant of a new one only
+// when that prefix changes. With zero options it parses exactly what Parse
+// parses.
 //
 // The zero value is ready to use. A Parser is used by one goroutine at a
 // time (one per connection or request).
 type Parser struct {
-	ts tsCache
+	// Location reads timestamps that carry no UTC offset (RFC 3164); nil
+	// means UTC.
+	Location *time.Location
+	// DefaultApp, when not empty, is the app of a message whose app cannot
+	// be determined (an RFC 3164 TAG that is missing, empty or digits only,
+	// an RFC 5424 APP-NAME of "-"); Notes then has NoteDefaultApp.
+	DefaultApp string
+
+	ts    tsCache
+	notes Note
 }
 
-// Parse is the package's Parse.
+// Note tells what a Parser did to a message it accepted, so that the
+// caller can count it.
+type Note uint8
+
+const (
+	// NoteLatin1: bytes that are not UTF-8 were read as Latin-1 and
+	// converted (the message then owns a copy and aliases nothing).
+	NoteLatin1 Note = 1 << iota
+	// NoteDefaultApp: the message named no app; DefaultApp was used.
+	NoteDefaultApp
+)
+
+// Notes returns the Notes of the last message Parse accepted.
+func (p *Parser) Notes() Note { return p.notes }
+
+// Parse is the package's Parse, with the Parser's options.
 func (p *Parser) Parse(frame []byte, received time.Time, m *sluice.Message) error {
+	p.notes = 0
+	err := p.parse(frame, received, m)
+	if errors.Is(err, ErrInvalidUTF8) {
+		err = p.parse(latin1(frame), received, m)
+		if err == nil {
+			p.notes |= NoteLatin1
+		}
+	}
+	if err == nil && m.App == "" && p.DefaultApp != "" {
+		m.App = p.DefaultApp
+		p.notes |= NoteDefaultApp
+	}
+	return err
+}
+
+func (p *Parser) parse(frame []byte, received time.Time, m *sluice.Message) error {
 	frame = trimEOL(frame)
 	if len(frame) == 0 {
 		*m = sluice.Message{}
 		return errEmpty
 	}
-	if frame[0] != '<' {
+	if frame[0] != '<' || !isRFC5424(frame) {
 		*m = sluice.Message{}
-		return errNoPRI
+		if frame[0] != '<' && (frame[0] <= ' ' || frame[0] >= 0x7f) {
+			// Without a PRI, a line must at least start like text.
+			return errNoPRI
+		}
+		if !validUTF8(frame) {
+			return errUTF8RFC3164
+		}
+		return p.parseRFC3164(frame, received, m)
 	}
-	// The fast path accepts only "<PRI>1 …", which isRFC5424 accepts too,
-	// so it can go first.
+	// The fast path accepts only "<PRI>1 …", which isRFC5424 accepts too.
 	switch p.fast(frame, received, m, false) {
 	case fastOK:
 		return nil
@@ -81,9 +130,6 @@ func (p *Parser) Parse(frame []byte, received time.Time, m *sluice.Message) erro
 		return errUTF8RFC5424
 	}
 	*m = sluice.Message{}
-	if !isRFC5424(frame) {
-		return parseRFC3164(frame, received, m)
-	}
 	err := parseRFC5424(frame, received, m)
 	if err == nil || errors.Is(err, ErrInvalidUTF8) {
 		return err
@@ -99,9 +145,9 @@ func (p *Parser) Parse(frame []byte, received time.Time, m *sluice.Message) erro
 	return err
 }
 
-// trimEOL drops trailing CR and LF bytes.
+// trimEOL drops trailing CR, LF and NUL bytes.
 func trimEOL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == 0) {
 		b = b[:len(b)-1]
 	}
 	return b
@@ -622,57 +668,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// parseRFC3164 parses a BSD syslog line with go-syslog. The machine fixes
-// the year when it is created, so it is created per call: RFC 3164 is the
-// slow path.
-func parseRFC3164(frame []byte, received time.Time, m *sluice.Message) error {
-	now := received.UTC()
-	mach := rfc3164.NewMachine(
-		rfc3164.WithYear(rfc3164.Year{YYYY: now.Year()}),
-		rfc3164.WithTimezone(time.UTC),
-		rfc3164.WithRFC3339(),
-	)
-	res, err := mach.Parse(frame)
-	if err != nil {
-		return fmt.Errorf("rfc3164: %w", err)
-	}
-	msg, ok := res.(*rfc3164.SyslogMessage)
-	if !ok || msg.Priority == nil {
-		return fmt.Errorf("rfc3164: unexpected parse result %T", res)
-	}
-	text := strings.TrimPrefix(deref(msg.Message), string(bom))
-	if !utf8.ValidString(text) {
-		return errUTF8RFC3164
-	}
-	if msg.Timestamp != nil {
-		m.Time = *msg.Timestamp
-		// A Stamp timestamp ("Jan  2 15:04:05") has no year: a line from
-		// late December read early in January belongs to last year.
-		if isStamp(frame) && m.Time.Sub(now) > 7*24*time.Hour {
-			m.Time = m.Time.AddDate(-1, 0, 0)
-		}
-	} else {
-		m.Time = received
-	}
-	m.Host = deref(msg.Hostname)
-	m.App = deref(msg.Appname)
-	m.Proc = deref(msg.ProcID)
-	m.Text = text
-	m.Source = "app"
-	m.Facility = *msg.Priority / 8
-	m.Severity = *msg.Priority % 8
-	return nil
-}
-
-// isStamp reports whether the timestamp after the PRI starts with a letter
-// (a month name) rather than an RFC 3339 date.
-func isStamp(b []byte) bool {
-	for i := 1; i < len(b) && i < 6; i++ {
-		if b[i] == '>' {
-			return i+1 < len(b) && b[i+1] >= 'A' && b[i+1] <= 'Z'
-		}
-	}
-	return false
 }

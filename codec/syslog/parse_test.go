@@ -109,18 +109,38 @@ func TestParseGolden(t *testing.T) {
 				Host: "web1", Text: "job done", Facility: 1, Severity: 5},
 		},
 		{name: "empty", in: "\r\n", wantErr: "empty"},
-		{name: "no pri", in: "hello world", wantErr: "priority"},
-		{name: "bad version", in: "<13>0 - - - - - -", wantErr: "rfc3164"},
+		{
+			name: "no pri: user.notice, all text",
+			in:   "hello world",
+			want: sluice.Message{Time: received, Source: "app", Text: "hello world", Facility: 1, Severity: 5},
+		},
+		{
+			name: "version 0 is no rfc5424: all text",
+			in:   "<13>0 - - - - - -",
+			want: sluice.Message{Time: received, Source: "app", Text: "0 - - - - - -", Facility: 1, Severity: 5},
+		},
 		{name: "pri too large", in: "<192>1 - - - - - - x", wantErr: "priority"},
 		{name: "bad timestamp", in: "<13>1 2026-02-30T00:00:00Z h a - - - x", wantErr: "rfc5424"},
 		{name: "missing sd", in: "<13>1 - h a p m", wantErr: "rfc5424"},
 		{name: "duplicate sd id", in: `<13>1 - h a p m [a x="1"][a y="2"] m`, wantErr: "duplicate"},
 		{name: "bad sd", in: `<13>1 - h a p m [a x=1] m`, wantErr: "rfc5424"},
 		{name: "app too long", in: "<13>1 - h " + strings.Repeat("a", 49) + " p m - x", wantErr: "app-name"},
-		{name: "invalid utf8 rfc5424", in: "<13>1 - h a p m - bad \xff\xfe", wantErr: "UTF-8", utf8Err: true},
-		{name: "invalid utf8 rfc5424 slow", in: "<13>2 - h a p m - bad \xc3\x28", wantErr: "UTF-8", utf8Err: true},
-		{name: "invalid utf8 rfc3164", in: "<13>Mar  1 08:00:00 web1 app: \xff", wantErr: "UTF-8", utf8Err: true},
-		{name: "binary garbage", in: "<\x00\x01\x02\xff>", wantErr: "rfc3164"},
+		{
+			name: "latin1 rfc5424",
+			in:   "<13>1 - h a p m - bad \xff\xfe",
+			want: sluice.Message{Time: received, Source: "app", App: "a", Proc: "p", Host: "h", MsgID: "m", Text: "bad ÿþ", Facility: 1, Severity: 5},
+		},
+		{
+			name: "latin1 rfc5424 slow",
+			in:   "<13>2 - h a p m - bad \xc3\x28",
+			want: sluice.Message{Time: received, Source: "app", App: "a", Proc: "p", Host: "h", MsgID: "m", Text: "bad Ã(", Facility: 1, Severity: 5},
+		},
+		{
+			name: "latin1 rfc3164, valid utf-8 kept",
+			in:   "<13>Mar  1 08:00:00 web1 app: caf\xe9 café",
+			want: sluice.Message{Time: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), Source: "app", App: "app", Host: "web1", Text: "café café", Facility: 1, Severity: 5},
+		},
+		{name: "binary garbage", in: "<\x00\x01\x02\xff>", wantErr: "priority"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

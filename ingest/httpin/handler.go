@@ -109,6 +109,7 @@ const (
 	reasonBackpressure
 	reasonClosed
 	reasonTruncated
+	reasonLatin1 // not a rejection: converted and kept
 	numReasons
 )
 
@@ -126,6 +127,7 @@ var reasonNames = [numReasons]string{
 	reasonBackpressure:         "backpressure",
 	reasonClosed:               "closed",
 	reasonTruncated:            "truncated",
+	reasonLatin1:               "latin1_converted",
 }
 
 // format is a body format, chosen by Content-Type.

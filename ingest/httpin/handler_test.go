@@ -330,14 +330,14 @@ func TestLogplex(t *testing.T) {
 		name:   "malformed frame",
 		header: map[string]string{"Content-Type": ctLogplex, "Logplex-Msg-Count": "3"},
 		body:   []byte(frame(rfc5424("web", "web.1", "one")) + frame("not syslog at all") + frame(rfc5424("web", "web.1", "three"))),
-		want: want{status: 400, msgs: 2, body: []string{"accepted 2 of 3 messages; frame 2: invalid syslog message"},
+		want: want{status: 400, msgs: 2, body: []string{"accepted 2 of 3 messages; frame 2: missing APP-NAME"},
 			rejected: map[string]float64{"malformed": 1}},
 	}, {
-		name:   "invalid UTF-8 frame",
+		name:   "invalid UTF-8 frame is read as Latin-1",
 		header: map[string]string{"Content-Type": ctLogplex},
 		body:   []byte(frame(rfc5424("web", "web.1", "bad \xff\xfe")) + frame(rfc5424("web", "web.1", "good"))),
-		want: want{status: 400, msgs: 1, body: []string{"frame 1: invalid UTF-8"},
-			rejected: map[string]float64{"invalid_utf8": 1}},
+		want: want{status: 204, msgs: 2,
+			rejected: map[string]float64{"latin1_converted": 1}},
 	}, {
 		name:   "missing APP-NAME without tokens",
 		header: map[string]string{"Content-Type": ctLogplex},

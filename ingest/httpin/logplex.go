@@ -58,6 +58,9 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 			r.reject("frame", n, p)
 			continue
 		}
+		if r.parser.Notes()&syslogcodec.NoteLatin1 != 0 {
+			r.counts[reasonLatin1]++
+		}
 		if w.authed {
 			if m.App != "" && m.App != w.token && m.App != w.app {
 				r.forbid(n, m.App)

@@ -11,7 +11,7 @@ import (
 const (
 	modeDetect = iota // the next byte decides
 	modeOctet         // RFC 6587 octet counting
-	modeLF            // RFC 6587 non-transparent framing, LF-terminated
+	modeLF            // RFC 6587 non-transparent framing, ended by LF or NUL
 )
 
 // event is what framer.next found.
@@ -21,7 +21,7 @@ const (
 	evNeedMore  event = iota // no complete frame buffered
 	evFrame                  // a frame
 	evTruncated              // a frame cut to the maximum; the rest is skipped
-	evBadCount               // a bad octet count; skipping to the next LF
+	evBadCount               // a bad octet count; skipping to the next frame start
 )
 
 // baseBufSize is the read buffer of a stream; it grows only to hold a
@@ -37,9 +37,11 @@ type framer struct {
 	max  int // longest message kept
 
 	mode     int
+	decided  bool // the stream's framing was detected once
 	want     int  // octet mode: bytes the frame at r needs in the buffer, 0 when unknown
 	skip     int  // bytes still to discard of a truncated octet frame
-	skipLine bool // discard up to and including the next LF
+	skipLine bool // discard up to and including the next LF or NUL
+	resync   bool // after a bad octet count: discard up to the next frame start
 }
 
 func newFramer(max int) *framer {
@@ -92,17 +94,19 @@ func (f *framer) next() ([]byte, event) {
 			}
 		}
 		if f.skipLine {
-			i := indexLF(f.buf[f.r:f.w])
+			i := indexEOL(f.buf[f.r:f.w])
 			if i < 0 {
 				f.r = f.w
 				return nil, evNeedMore
 			}
 			f.r += i + 1
 			f.skipLine = false
-			f.mode = modeDetect
 		}
-		// Tolerate CR/LF between frames (and blank lines).
-		for f.r < f.w && (f.buf[f.r] == '\n' || f.buf[f.r] == '\r') {
+		if f.resync && !f.findStart() {
+			return nil, evNeedMore
+		}
+		// Tolerate CR, LF and NUL between frames (and blank lines).
+		for f.r < f.w && (f.buf[f.r] == '\n' || f.buf[f.r] == '\r' || f.buf[f.r] == 0) {
 			f.r++
 		}
 		if f.r == f.w {
@@ -110,11 +114,26 @@ func (f *framer) next() ([]byte, event) {
 		}
 		switch f.mode {
 		case modeDetect:
-			if c := f.buf[f.r]; c >= '0' && c <= '9' {
-				f.mode = modeOctet
-			} else {
+			c := f.buf[f.r]
+			switch {
+			case c < '0' || c > '9':
 				f.mode = modeLF
+			case f.decided:
+				f.mode = modeOctet // resynced: digits start a frame
+			default:
+				// A line may start with digits too (RSYSLOG_FileFormat
+				// has no PRI: "2026-12-02T…"): octet counting only if
+				// they are followed by a space.
+				_, _, need, bad := octet.Header(f.buf[f.r:f.w])
+				if need {
+					return nil, evNeedMore
+				}
+				f.mode = modeOctet
+				if bad {
+					f.mode = modeLF
+				}
 			}
+			f.decided = true
 			continue
 		case modeOctet:
 			return f.nextOctet()
@@ -124,12 +143,49 @@ func (f *framer) next() ([]byte, event) {
 	}
 }
 
+// findStart discards bytes up to the next plausible frame start after a
+// bad octet count: an LF or NUL (the byte after it starts a frame) or
+// "MSG-LEN SP <" (a count and a PRI). It reports whether it found one; if
+// not, it keeps only the bytes that could begin one.
+func (f *framer) findStart() bool {
+	b := f.buf[f.r:f.w]
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '\n' || c == 0 {
+			f.r += i + 1
+			f.resync = false
+			f.mode = modeDetect
+			return true
+		}
+		if c < '1' || c > '9' || (i > 0 && isDigitByte(b[i-1])) {
+			continue
+		}
+		_, hdr, need, bad := octet.Header(b[i:])
+		switch {
+		case bad:
+			continue
+		case need || i+hdr >= len(b):
+			f.r += i // maybe a start: wait for the rest of it
+			return false
+		case b[i+hdr] == '<':
+			f.r += i
+			f.resync = false
+			return true
+		}
+	}
+	f.r = f.w
+	return false
+}
+
+func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
+
 func (f *framer) nextOctet() ([]byte, event) {
 	b := f.buf[f.r:f.w]
 	n, hdr, need, bad := octet.Header(b)
 	if bad {
 		f.want = 0
-		f.skipLine = true
+		f.r++ // at least the byte that is no count
+		f.resync = true
 		return nil, evBadCount
 	}
 	if need {
@@ -156,7 +212,7 @@ func (f *framer) nextLine() ([]byte, event) {
 	if len(window) > f.max+1 {
 		window = window[:f.max+1]
 	}
-	if i := indexLF(window); i >= 0 {
+	if i := indexEOL(window); i >= 0 {
 		f.r += i + 1
 		return b[:i:i], evFrame
 	}
@@ -168,11 +224,17 @@ func (f *framer) nextLine() ([]byte, event) {
 	return nil, evNeedMore
 }
 
+// pending reports whether the framer is inside a frame (or inside bytes it
+// discards): the stream has started something it has not finished.
+func (f *framer) pending() bool {
+	return f.r < f.w || f.skip > 0 || f.skipLine || f.resync
+}
+
 // rest returns what is left at the end of the stream: a last LF-framed line
 // without its LF (a frame), or an incomplete octet-counted frame
 // (incomplete == true).
 func (f *framer) rest() (frame []byte, incomplete bool) {
-	if f.skip > 0 || f.skipLine {
+	if f.skip > 0 || f.skipLine || f.resync {
 		return nil, false
 	}
 	b := trimEOL(f.buf[f.r:f.w])
@@ -186,7 +248,18 @@ func (f *framer) rest() (frame []byte, incomplete bool) {
 	return b, false
 }
 
-func indexLF(b []byte) int { return bytes.IndexByte(b, '\n') }
+// indexEOL returns the index of the first LF or NUL in b, or -1. Senders
+// end lines with LF; Python's SysLogHandler over TCP ends them with NUL.
+func indexEOL(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return bytes.IndexByte(b, 0)
+	}
+	if j := bytes.IndexByte(b[:i], 0); j >= 0 {
+		return j
+	}
+	return i
+}
 
 // trimRune drops an incomplete UTF-8 sequence that truncation left at the
 // end of b, so a cut message stays valid UTF-8.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,8 +19,12 @@ import (
 
 // Config configures a TCPServer or a UDPServer.
 type Config struct {
-	Addr            string        // listen address, "127.0.0.1:0" in tests
-	MaxMessageBytes int           // longer messages are truncated and counted (reason truncated); <= 0 means 64 KiB
+	Addr string // listen address, "127.0.0.1:0" in tests
+	// MaxMessageBytes bounds a message's text (the MSG); a longer one is
+	// truncated to it and counted (reason truncated). A frame may be
+	// HeaderRoom bytes longer, for the header and structured data; what a
+	// frame holds beyond that is skipped. <= 0 means 64 KiB.
+	MaxMessageBytes int
 	IdleTimeout     time.Duration // TCP: close a connection that sends nothing this long (reason idle_timeout); 0 means never
 	Tokens          *auth.Tokens  // nil or !Enabled(): open
 	Publisher       sluice.Publisher
@@ -28,10 +33,29 @@ type Config struct {
 	// TLS, when set, makes a TCP server speak syslog over TLS (RFC 5425);
 	// its metrics use transport syslog_tls.
 	TLS *tls.Config
+
+	// Timezone reads timestamps without a UTC offset (RFC 3164); nil
+	// means UTC.
+	Timezone *time.Location
+	// DefaultApp is the app of a message that names none (an RFC 3164 TAG
+	// that is missing, empty or digits only), counted as reason
+	// default_app. "" means DefaultApp; with tokens enabled it does not
+	// apply (the app is the token's).
+	DefaultApp string
+	// UDPReadBuffer is the UDP socket's receive buffer (SO_RCVBUF) in
+	// bytes; 0 means DefaultUDPReadBuffer, < 0 the kernel's default.
+	UDPReadBuffer int
 }
+
+// DefaultApp is the Config.DefaultApp of a zero Config.
+const DefaultApp = "syslog"
 
 // DefaultMaxMessageBytes is the MaxMessageBytes of a zero Config.
 const DefaultMaxMessageBytes = 64 << 10
+
+// HeaderRoom is what a frame may hold beyond MaxMessageBytes: the syslog
+// header (at most about 500 bytes in RFC 5424) and structured data.
+const HeaderRoom = 8 << 10
 
 // reason is a rejection reason of the metrics.Ingest Rejected counter.
 type reason uint8
@@ -43,6 +67,9 @@ const (
 	reasonUnknownToken
 	reasonTruncated
 	reasonIdleTimeout
+	reasonLatin1     // not a rejection: converted and kept
+	reasonDefaultApp // not a rejection: kept under the default app
+	reasonKernelDrop // UDP: datagrams the kernel dropped (socket buffer full)
 	numReasons
 )
 
@@ -53,19 +80,25 @@ var reasonNames = [numReasons]string{
 	reasonUnknownToken:  "unknown_token",
 	reasonTruncated:     "truncated",
 	reasonIdleTimeout:   "idle_timeout",
+	reasonLatin1:        "latin1_converted",
+	reasonDefaultApp:    "default_app",
+	reasonKernelDrop:    "kernel_drop",
 }
 
 // ingester is what a server shares with its connections: the
 // configuration and the counters, resolved once.
 type ingester struct {
-	transport string
-	max       int
-	tokens    *auth.Tokens
-	pub       sluice.Publisher
-	log       *slog.Logger
-	messages  prometheus.Counter
-	rejected  [numReasons]prometheus.Counter
-	conns     prometheus.Gauge
+	transport  string
+	max        int // of a message's text
+	frameMax   int // of a frame: max + HeaderRoom
+	timezone   *time.Location
+	defaultApp string // "" with tokens
+	tokens     *auth.Tokens
+	pub        sluice.Publisher
+	log        *slog.Logger
+	messages   prometheus.Counter
+	rejected   [numReasons]prometheus.Counter
+	conns      prometheus.Gauge
 }
 
 func newIngester(cfg Config, transport string) *ingester {
@@ -78,9 +111,16 @@ func newIngester(cfg Config, transport string) *ingester {
 	if in.max <= 0 {
 		in.max = DefaultMaxMessageBytes
 	}
+	in.frameMax = in.max + HeaderRoom
 	if cfg.Tokens.Enabled() {
 		in.tokens = cfg.Tokens
+	} else {
+		in.defaultApp = cfg.DefaultApp
+		if in.defaultApp == "" {
+			in.defaultApp = DefaultApp
+		}
 	}
+	in.timezone = cfg.Timezone
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
@@ -116,7 +156,10 @@ type session struct {
 }
 
 func newSession(in *ingester, remote func() string, logEvery time.Duration) *session {
-	return &session{in: in, remote: remote, logEvery: logEvery, batch: make([]sluice.Message, 0, 64)}
+	s := &session{in: in, remote: remote, logEvery: logEvery, batch: make([]sluice.Message, 0, 64)}
+	s.parser.Location = in.timezone
+	s.parser.DefaultApp = in.defaultApp
+	return s
 }
 
 // frame parses one frame into the batch, or counts why it was refused.
@@ -127,17 +170,36 @@ func (s *session) frame(frame []byte, received time.Time) {
 	if err == nil {
 		err = s.authorize(m)
 	}
-	if err != nil {
-		s.batch = s.batch[:len(s.batch)-1]
-		r := reasonMalformed
-		switch {
-		case errors.Is(err, syslogcodec.ErrInvalidUTF8):
-			r = reasonInvalidUTF8
-		case errors.Is(err, errUnknownToken):
-			r = reasonUnknownToken
+	if err == nil {
+		if n := s.parser.Notes(); n != 0 {
+			if n&syslogcodec.NoteLatin1 != 0 {
+				s.counts[reasonLatin1]++
+			}
+			if n&syslogcodec.NoteDefaultApp != 0 {
+				s.counts[reasonDefaultApp]++
+			}
 		}
-		s.reject(r, err)
+		if len(m.Text) > s.in.max {
+			m.Text = truncateText(m.Text, s.in.max)
+			s.counts[reasonTruncated]++
+		}
+		return
 	}
+	s.batch = s.batch[:len(s.batch)-1]
+	r := reasonMalformed
+	switch {
+	case errors.Is(err, syslogcodec.ErrInvalidUTF8):
+		r = reasonInvalidUTF8
+	case errors.Is(err, errUnknownToken):
+		r = reasonUnknownToken
+	}
+	s.reject(r, err)
+}
+
+// truncateText cuts s to at most max bytes, not inside a UTF-8 sequence.
+func truncateText(s string, max int) string {
+	b := trimRune(unsafe.Slice(unsafe.StringData(s), max))
+	return s[:len(b)]
 }
 
 var (

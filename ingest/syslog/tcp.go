@@ -177,7 +177,7 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 	}()
 
 	sess := newSession(s.in, c.RemoteAddr().String, 0)
-	f := newFramer(s.in.max)
+	f := newFramer(s.in.frameMax)
 	for {
 		if s.idle > 0 {
 			_ = c.SetReadDeadline(time.Now().Add(s.idle))

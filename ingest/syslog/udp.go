@@ -88,8 +88,8 @@ func (s *UDPServer) Serve() error {
 		if len(frame) == 0 {
 			continue
 		}
-		if len(frame) > s.in.max {
-			frame = trimRune(frame[:s.in.max])
+		if len(frame) > s.in.frameMax {
+			frame = trimRune(frame[:s.in.frameMax])
 			sess.reject(reasonTruncated, nil)
 		}
 		sess.frame(frame, time.Now())
