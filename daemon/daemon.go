@@ -147,6 +147,8 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		MaxMessageBytes: cfg.MaxMessageBytes,
 		Logger:          log.With("listener", "http"),
+		Timezone:        cfg.SyslogTimezone,
+		DefaultApp:      cfg.SyslogDefaultApp,
 	})
 	d.tails = tail.New(tail.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "tail")})
 	d.prom = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

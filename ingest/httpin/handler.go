@@ -47,6 +47,14 @@ type Config struct {
 	MaxMessageBytes int
 	// Logger may be nil (nothing is logged then).
 	Logger *slog.Logger
+
+	// Timezone reads syslog timestamps without a UTC offset in
+	// logplex-1 frames; nil means UTC.
+	Timezone *time.Location
+	// DefaultApp, when set, is the app of a logplex-1 frame that names
+	// none (counted as reason default_app) when ingest is open; with a
+	// token such a frame is the token's app, as before.
+	DefaultApp string
 }
 
 // Handler serves POST /logs. Create it with New.
@@ -55,6 +63,8 @@ type Handler struct {
 	tokens   *auth.Tokens
 	maxBody  int64
 	maxMsg   int
+	tz       *time.Location
+	defApp   string
 	log      *slog.Logger
 	accepted prometheus.Counter
 	rejected [numReasons]prometheus.Counter
@@ -68,6 +78,8 @@ func New(cfg Config) *Handler {
 		tokens:  cfg.Tokens,
 		maxBody: cfg.MaxBodyBytes,
 		maxMsg:  cfg.MaxMessageBytes,
+		tz:      cfg.Timezone,
+		defApp:  cfg.DefaultApp,
 		log:     cfg.Logger,
 	}
 	if h.maxBody <= 0 {
@@ -109,7 +121,8 @@ const (
 	reasonBackpressure
 	reasonClosed
 	reasonTruncated
-	reasonLatin1 // not a rejection: converted and kept
+	reasonLatin1     // not a rejection: converted and kept
+	reasonDefaultApp // not a rejection: kept under Config.DefaultApp
 	numReasons
 )
 
@@ -128,6 +141,7 @@ var reasonNames = [numReasons]string{
 	reasonClosed:               "closed",
 	reasonTruncated:            "truncated",
 	reasonLatin1:               "latin1_converted",
+	reasonDefaultApp:           "default_app",
 }
 
 // format is a body format, chosen by Content-Type.

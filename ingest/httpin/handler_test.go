@@ -68,6 +68,7 @@ type serverOpts struct {
 	maxMessage    int
 	serverMaxBody int // fasthttp's MaxRequestBodySize; 0: 4*maxBody
 	publishErr    error
+	defaultApp    string // SYSLOG_DEFAULT_APP
 }
 
 func startServer(t *testing.T, o serverOpts) *server {
@@ -92,6 +93,7 @@ func startServer(t *testing.T, o serverOpts) *server {
 		Metrics:         metrics.NewIngest(s.reg),
 		MaxBodyBytes:    o.maxBody,
 		MaxMessageBytes: o.maxMessage,
+		DefaultApp:      o.defaultApp,
 	})
 	srv := &fasthttp.Server{
 		Handler:            h.ServeHTTP,

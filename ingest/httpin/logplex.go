@@ -29,6 +29,11 @@ import (
 func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byte, w writer, received time.Time) (int, string) {
 	frames := 0
 	broken := false
+	r.parser.Location = h.tz
+	r.parser.DefaultApp = ""
+	if !w.authed {
+		r.parser.DefaultApp = h.defApp
+	}
 	for n := 1; ; n++ {
 		for len(body) > 0 && (body[0] == '\n' || body[0] == '\r') {
 			body = body[1:]
@@ -58,8 +63,13 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 			r.reject("frame", n, p)
 			continue
 		}
-		if r.parser.Notes()&syslogcodec.NoteLatin1 != 0 {
-			r.counts[reasonLatin1]++
+		if n := r.parser.Notes(); n != 0 {
+			if n&syslogcodec.NoteLatin1 != 0 {
+				r.counts[reasonLatin1]++
+			}
+			if n&syslogcodec.NoteDefaultApp != 0 {
+				r.counts[reasonDefaultApp]++
+			}
 		}
 		if w.authed {
 			if m.App != "" && m.App != w.token && m.App != w.app {
