@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/influxdata/go-syslog/v3/rfc3164"
 	"github.com/influxdata/go-syslog/v3/rfc5424"
 
 	"github.com/sluice-logs/sluice"
@@ -22,6 +23,33 @@ func BenchmarkParse(b *testing.B) {
 		b.SetBytes(int64(len(frame)))
 		for b.Loop() {
 			if err := Parse(frame, received, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	})
+	b.Run("rfc3164", func(b *testing.B) {
+		// rsyslog's RSYSLOG_TraditionalForwardFormat, the most common
+		// line on the wire.
+		frame := []byte("<30>Dec  2 02:05:42 web1 nginx[1234]: 10.0.0.1 - - \"GET /api/v1/items HTTP/1.1\" 200 612 \"-\" \"curl/8.5.0\"")
+		var p Parser
+		var m sluice.Message
+		b.ReportAllocs()
+		b.SetBytes(int64(len(frame)))
+		for b.Loop() {
+			if err := p.Parse(frame, received, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	})
+	b.Run("rfc3164-go-syslog", func(b *testing.B) {
+		frame := []byte("<30>Dec  2 02:05:42 web1 nginx[1234]: 10.0.0.1 - - \"GET /api/v1/items HTTP/1.1\" 200 612 \"-\" \"curl/8.5.0\"")
+		b.ReportAllocs()
+		b.SetBytes(int64(len(frame)))
+		for b.Loop() {
+			mach := rfc3164.NewMachine(rfc3164.WithYear(rfc3164.Year{YYYY: 2026}), rfc3164.WithTimezone(time.UTC))
+			if _, err := mach.Parse(frame); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -8,7 +8,9 @@ import (
 )
 
 func TestRFC3164Dialects(t *testing.T) {
-	utc := func(y int, mo time.Month, d, h, mi, s, ns int) time.Time { return time.Date(y, mo, d, h, mi, s, ns, time.UTC) }
+	utc := func(y int, mo time.Month, d, h, mi, s, ns int) time.Time {
+		return time.Date(y, mo, d, h, mi, s, ns, time.UTC)
+	}
 	now := time.Date(2026, 12, 2, 2, 10, 0, 0, time.UTC)
 	tests := []struct {
 		name string
