@@ -22,6 +22,11 @@ type Ingest struct {
 	// idle_timeout, bad_gzip, unsupported_media_type, unauthorized,
 	// empty_body, msg_count_mismatch, backpressure, closed. A line or frame
 	// counts once; an HTTP request refused as a whole counts once.
+	// Syslog also counts here what it kept but altered or could not see:
+	// latin1_converted (bytes that were not UTF-8 read as Latin-1),
+	// default_app (no app in the message: SYSLOG_DEFAULT_APP), frame_timeout
+	// (a connection that did not finish a frame in time), and, for UDP,
+	// kernel_drop (datagrams the kernel dropped, its SO_RXQ_OVFL count).
 	Rejected *prometheus.CounterVec // labels: transport, reason
 	// Connections is the number of open syslog TCP connections.
 	Connections prometheus.Gauge

@@ -18,8 +18,9 @@ const udpLogEvery = 10 * time.Second
 // UDPServer reads syslog over UDP, one message per datagram, in the
 // goroutine that calls Serve.
 type UDPServer struct {
-	in   *ingester
-	addr string
+	in     *ingester
+	addr   string
+	rcvbuf int // Config.UDPReadBuffer
 
 	lifecycle // its mu also guards conn
 	conn      *net.UDPConn
@@ -31,6 +32,7 @@ func NewUDP(cfg Config) *UDPServer {
 	return &UDPServer{
 		in:        newIngester(cfg, metrics.SyslogUDP),
 		addr:      cfg.Addr,
+		rcvbuf:    cfg.UDPReadBuffer,
 		lifecycle: lifecycle{name: "syslog udp", done: make(chan struct{})},
 	}
 }
@@ -45,10 +47,42 @@ func (s *UDPServer) Listen() error {
 	if err != nil {
 		return fmt.Errorf("syslog udp listen %s: %w", s.addr, err)
 	}
+	s.tuneSocket(conn)
 	s.mu.Lock()
 	s.conn = conn
 	s.mu.Unlock()
 	return nil
+}
+
+// DefaultUDPReadBuffer is the UDP socket's receive buffer when
+// Config.UDPReadBuffer is 0: a burst of several MiB of datagrams waits in
+// the kernel while a Publish blocks or the scheduler is busy.
+const DefaultUDPReadBuffer = 8 << 20
+
+// tuneSocket sizes the receive buffer and turns on the kernel's drop
+// counter, logging what it could not do: a smaller buffer than asked (the
+// kernel caps it at net.core.rmem_max) means datagrams are lost sooner, and
+// those losses are then counted as reason kernel_drop.
+func (s *UDPServer) tuneSocket(conn *net.UDPConn) {
+	want := s.rcvbuf
+	if want == 0 {
+		want = DefaultUDPReadBuffer
+	}
+	if want > 0 {
+		got, err := setReadBuffer(conn, want)
+		switch {
+		case err != nil:
+			s.in.log.Warn("syslog udp: cannot set the receive buffer", "want_bytes", want, "err", err)
+		case got < want:
+			s.in.log.Warn("syslog udp: the kernel capped the receive buffer; raise net.core.rmem_max to get more",
+				"want_bytes", want, "got_bytes", got)
+		default:
+			s.in.log.Info("syslog udp receive buffer", "bytes", got)
+		}
+	}
+	if err := enableDropCount(conn); err != nil {
+		s.in.log.Warn("syslog udp: the kernel's drop count is not available; datagrams it drops are not counted", "err", err)
+	}
 }
 
 // Addr is the bound address, nil before Listen.
@@ -74,8 +108,14 @@ func (s *UDPServer) Serve() error {
 	sess := newSession(s.in, func() string { return from.String() }, udpLogEvery)
 	// The largest UDP payload is 65507 bytes.
 	buf := make([]byte, 64<<10)
+	oob := make([]byte, oobSize)
+	var drops uint32 // the kernel's count of dropped datagrams, last seen
 	for {
-		n, addr, err := conn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, addr, err := conn.ReadMsgUDPAddrPort(buf, oob)
+		if d, ok := dropCount(oob[:oobn]); ok && d != drops {
+			sess.counts[reasonKernelDrop] += uint64(d - drops) // wraps like the counter
+			drops = d
+		}
 		if err != nil {
 			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return ErrServerClosed
