@@ -63,7 +63,7 @@ var Vars = []Var{
 	{"SYSLOG_TLS_ADDR", "", "Syslog over TLS listen address (RFC 5425, e.g. :6514; same framings as TCP). Needs TLS_CERT_FILE and TLS_KEY_FILE."},
 	{"TLS_CERT_FILE", "", "PEM certificate (chain) of the syslog TLS listener."},
 	{"TLS_KEY_FILE", "", "PEM private key of the syslog TLS listener."},
-	{"SYSLOG_IDLE_TIMEOUT", "5m", "A syslog TCP connection that sends nothing for this long is closed and counted (reason idle_timeout)."},
+	{"SYSLOG_IDLE_TIMEOUT", "5m", "A syslog TCP connection that sends nothing for this long is closed and counted (reason idle_timeout); so is one that takes this long to finish a frame it started (a trickle; reason frame_timeout)."},
 	{"MAX_BODY_BYTES", "16MiB", "Largest HTTP ingest body, after gzip decompression; larger bodies get 413."},
 	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message text (the MSG, not the header); longer ones are truncated to it and counted (reason truncated). A syslog frame may be 8KiB longer for its header and structured data."},
 	{"BUFFER_LINES", "1500", "Lines kept per app in its ring (what `sluice logs` reads)."},

@@ -147,6 +147,11 @@ func (f *framer) next() ([]byte, event) {
 // bad octet count: an LF or NUL (the byte after it starts a frame) or
 // "MSG-LEN SP <" (a count and a PRI). It reports whether it found one; if
 // not, it keeps only the bytes that could begin one.
+//
+// Message text that ends in digits runs into the next count ("…m11" then
+// "26 <13>…" reads "1126 <13>"), so every start within a run of digits is
+// tried, and the one whose frames follow one another furthest through the
+// buffered bytes wins (see chain).
 func (f *framer) findStart() bool {
 	b := f.buf[f.r:f.w]
 	for i := 0; i < len(b); i++ {
@@ -160,21 +165,67 @@ func (f *framer) findStart() bool {
 		if c < '1' || c > '9' || (i > 0 && isDigitByte(b[i-1])) {
 			continue
 		}
-		_, hdr, need, bad := octet.Header(b[i:])
-		switch {
-		case bad:
-			continue
-		case need || i+hdr >= len(b):
+		end := i
+		for end < len(b) && isDigitByte(b[end]) {
+			end++
+		}
+		if end == len(b) {
 			f.r += i // maybe a start: wait for the rest of it
 			return false
-		case b[i+hdr] == '<':
-			f.r += i
+		}
+		best, bestScore := -1, -1
+		for k := i; k < end; k++ {
+			if sc := chain(b[k:]); sc > bestScore {
+				best, bestScore = k, sc
+			}
+		}
+		switch {
+		case bestScore == 0:
+			f.r += i // a start whose header is not all here yet
+			return false
+		case best >= 0:
+			f.r += best
 			f.resync = false
 			return true
 		}
+		i = end - 1
 	}
 	f.r = f.w
 	return false
+}
+
+// chainHops bounds how far chain looks ahead.
+const chainHops = 4
+
+// chain counts the frames that follow one another from b as "LEN SP <…"
+// (up to chainHops), ending at the end of the buffered bytes or at an LF,
+// CR or NUL. It returns -1 when b is no frame start or a frame ends where
+// none can begin (a wrong reading), and 0 when b's header is incomplete.
+func chain(b []byte) int {
+	hops := 0
+	for hops < chainHops {
+		if len(b) == 0 {
+			return hops
+		}
+		if hops > 0 && (b[0] == '\n' || b[0] == '\r' || b[0] == 0) {
+			return hops + 1
+		}
+		n, hdr, need, bad := octet.Header(b)
+		switch {
+		case bad:
+			return -1
+		case need || hdr >= len(b):
+			return hops
+		case b[hdr] != '<':
+			return -1
+		}
+		hops++
+		if hdr+n > len(b) {
+			return hops
+		}
+		b = b[hdr+n:]
+	}
+	return hops
 }
 
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }

@@ -25,7 +25,7 @@ type Config struct {
 	// HeaderRoom bytes longer, for the header and structured data; what a
 	// frame holds beyond that is skipped. <= 0 means 64 KiB.
 	MaxMessageBytes int
-	IdleTimeout     time.Duration // TCP: close a connection that sends nothing this long (reason idle_timeout); 0 means never
+	IdleTimeout     time.Duration // TCP: close a connection that sends nothing this long (reason idle_timeout), or that takes this long to finish a frame (reason frame_timeout); 0 means never
 	Tokens          *auth.Tokens  // nil or !Enabled(): open
 	Publisher       sluice.Publisher
 	Metrics         *metrics.Ingest // nil: counted nowhere
@@ -67,9 +67,10 @@ const (
 	reasonUnknownToken
 	reasonTruncated
 	reasonIdleTimeout
-	reasonLatin1     // not a rejection: converted and kept
-	reasonDefaultApp // not a rejection: kept under the default app
-	reasonKernelDrop // UDP: datagrams the kernel dropped (socket buffer full)
+	reasonLatin1       // not a rejection: converted and kept
+	reasonDefaultApp   // not a rejection: kept under the default app
+	reasonKernelDrop   // UDP: datagrams the kernel dropped (socket buffer full)
+	reasonFrameTimeout // TCP: a frame not completed within the idle timeout (a trickle)
 	numReasons
 )
 
@@ -83,6 +84,7 @@ var reasonNames = [numReasons]string{
 	reasonLatin1:        "latin1_converted",
 	reasonDefaultApp:    "default_app",
 	reasonKernelDrop:    "kernel_drop",
+	reasonFrameTimeout:  "frame_timeout",
 }
 
 // ingester is what a server shares with its connections: the

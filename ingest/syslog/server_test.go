@@ -566,3 +566,132 @@ func TestTCPGarbageFloodIsolated(t *testing.T) {
 		return rejected(m, metrics.SyslogTCP, "bad_octet_count") > 0 && rejected(m, metrics.SyslogTCP, "truncated") > 0
 	})
 }
+
+// TestTCPTrickleIsNotIdle: a connection that sends a byte at a time, never
+// idle for long but never finishing its frame, is closed within the idle
+// timeout of starting the frame and counted as frame_timeout; a
+// connection that keeps completing frames at the same pace is not.
+func TestTCPTrickleIsNotIdle(t *testing.T) {
+	rec := &recorder{}
+	cfg, m := testConfig(rec)
+	cfg.IdleTimeout = 300 * time.Millisecond
+	addr := start(t, NewTCP(cfg))
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_, _ = io.Copy(io.Discard, c) // returns when the server closes
+	}()
+	tick := time.NewTicker(50 * time.Millisecond) // well within the idle timeout
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	frame := msg("app", strings.Repeat("x", 1000))
+loop:
+	for i := 0; ; i++ {
+		select {
+		case <-closed:
+			break loop
+		case <-deadline:
+			t.Fatal("a trickling connection was not closed")
+		case <-tick.C:
+			_, _ = c.Write([]byte{frame[i%len(frame)]})
+		}
+	}
+	if got := rejected(m, metrics.SyslogTCP, "frame_timeout"); got != 1 {
+		t.Fatalf("frame_timeout = %d, want 1", got)
+	}
+
+	// Small frames at the same pace are a slow sender, not an attack.
+	c2, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	for i := range 10 {
+		<-tick.C
+		if _, err := c2.Write([]byte(msg("slow", strconv.Itoa(i)) + "\n")); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	waitFor(t, "the slow sender's frames", func() bool {
+		n := 0
+		for _, m := range rec.messages() {
+			if m.App == "slow" {
+				n++
+			}
+		}
+		return n == 10
+	})
+}
+
+// TestTCPResyncAfterBadCount (issue 10 row 6): an octet count smaller or
+// larger than its frame, with no LF after, costs only the frames it
+// overlaps; the reader resyncs at the next "LEN SP <PRI>", not at an LF
+// that never comes.
+func TestTCPResyncAfterBadCount(t *testing.T) {
+	good := func(from, to int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			b.WriteString(octetFrame(msg("app", "m"+strconv.Itoa(i))))
+		}
+		return b.String()
+	}
+	bad := msg("app", "broken")
+	tests := []struct {
+		name   string
+		stream string
+		lost   int // good frames the bad one may take with it
+	}{
+		{"count too small", good(0, 10) + strconv.Itoa(len(bad)-7) + " " + bad + good(10, 100), 0},
+		{"count too large", good(0, 10) + strconv.Itoa(len(bad)+40) + " " + bad + good(10, 100), 2},
+		{"garbage count", good(0, 10) + "12x3 " + bad + good(10, 100), 0},
+		{"LF and NUL on one connection", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			cfg, m := testConfig(rec)
+			addr := start(t, NewTCP(cfg))
+			c, err := net.Dial("tcp", addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream := tt.stream
+			if stream == "" {
+				var b strings.Builder
+				for i := range 100 {
+					b.WriteString(msg("app", "m"+strconv.Itoa(i)))
+					b.WriteByte("\n\x00"[i%2])
+				}
+				stream = b.String()
+			}
+			if _, err := c.Write([]byte(stream)); err != nil {
+				t.Fatal(err)
+			}
+			c.(*net.TCPConn).CloseWrite()
+			_, _ = io.Copy(io.Discard, c)
+			c.Close()
+			waitFor(t, "connection closed", func() bool { return value(m.Connections) == 0 })
+			seen := map[string]bool{}
+			for _, msg := range rec.messages() {
+				seen[msg.Text] = true
+			}
+			missing := 0
+			for i := range 100 {
+				if !seen["m"+strconv.Itoa(i)] {
+					missing++
+				}
+			}
+			if missing > tt.lost {
+				t.Fatalf("%d of 100 good frames lost, want at most %d (got %q)", missing, tt.lost, rec.texts())
+			}
+			if tt.stream != "" && rejected(m, metrics.SyslogTCP, "bad_octet_count") == 0 {
+				t.Fatalf("the skipped bytes were not counted")
+			}
+		})
+	}
+}

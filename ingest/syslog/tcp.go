@@ -178,9 +178,17 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 
 	sess := newSession(s.in, c.RemoteAddr().String, 0)
 	f := newFramer(s.in.frameMax)
+	// started is when the connection began the unfinished frame the
+	// framer holds: a trickle is not idle, so a frame must be completed
+	// within the idle timeout too (reason frame_timeout).
+	var started time.Time
 	for {
 		if s.idle > 0 {
-			_ = c.SetReadDeadline(time.Now().Add(s.idle))
+			deadline := time.Now().Add(s.idle)
+			if !started.IsZero() {
+				deadline = started.Add(s.idle)
+			}
+			_ = c.SetReadDeadline(deadline)
 		}
 		if s.closing.Load() {
 			// Shutdown may have set its deadline before ours.
@@ -190,6 +198,7 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 		if n > 0 {
 			f.wrote(n)
 			now := time.Now()
+			completed := false
 		frames:
 			for {
 				frame, ev := f.next()
@@ -201,9 +210,17 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 				case evTruncated:
 					sess.reject(reasonTruncated, nil)
 					sess.frame(frame, now)
+					completed = true
 				default:
 					sess.frame(frame, now)
+					completed = true
 				}
+			}
+			switch {
+			case !f.pending():
+				started = time.Time{}
+			case completed || started.IsZero():
+				started = now
 			}
 		}
 		if rerr != nil {
@@ -230,6 +247,8 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, sess *session, f *fr
 		}
 	case s.closing.Load():
 		// Shutdown: publish what is complete; a partial frame is lost.
+	case errors.As(rerr, &ne) && ne.Timeout() && f.pending():
+		sess.reject(reasonFrameTimeout, errors.New("a frame was not completed within the idle timeout"))
 	case errors.As(rerr, &ne) && ne.Timeout():
 		sess.reject(reasonIdleTimeout, nil)
 	default:
