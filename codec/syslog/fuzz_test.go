@@ -30,6 +30,15 @@ var parseSeeds = []string{
 	"<13>1 2026-01-02T03:04:05Z h a p m - x\n<13>1 2026-01-02T03:05:05.000001-00:30 h a p m - y",
 	"<13>1 2026-01-02T03:04:05Z h a p m - x\n<13>1 2026-01-02T03:04:60Z h a p m - y",
 	"<13>1 1969-12-31T23:59:59.999999-23:59 h a p m - x\n<13>1 1969-12-31T23:59:00.1Z h a p m - y",
+	// RFC 3164 dialects.
+	"<13>2026-12-02T02:03:42.981234+00:00 myhost fwdapp[99]: forwardformat test",
+	"<13>Dec  2 02:05:42 vm tagnc[4001] no colon with pid",
+	"<14>tag[42]: msg",
+	"<189>123: *Dec  2 02:05:42.123: %LINK-3-UPDOWN: up",
+	"<166>Dec 02 2026 02:05:42: %ASA-6-302013: Built",
+	"2026-12-02T02:03:42.981234+00:00 myhost app[1]: file format",
+	"<13>Feb 29 23:59:60.123456789 fe80::1 a[]: x",
+	"<13>Dec  2 02:05:42 h app[1:\xe9",
 }
 
 // FuzzParse checks the fast path against go-syslog: whenever the fast path
