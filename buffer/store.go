@@ -3,6 +3,7 @@ package buffer
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -530,4 +531,26 @@ func (g *grouper) reset() {
 	}
 	clear(g.rings)
 	g.rings, g.next, g.heads, g.used = g.rings[:0], g.next[:0], g.heads[:0], g.used[:0]
+}
+
+// AppStat is one app the store holds: its name and how many lines it has
+// received since its ring was made (a counter that only grows while the
+// ring lives; the web page's line-rate sparkline is its derivative).
+type AppStat struct {
+	Name  string
+	Lines uint64
+}
+
+// Apps appends to dst every app the store holds, in no particular order.
+// It walks every ring like Stats: for a page that lists apps, not for a
+// hot path.
+func (s *Store) Apps(dst []AppStat) []AppStat {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for r := range s.apps.all() {
+		r.mu.Lock()
+		dst = append(dst, AppStat{Name: strings.Clone(r.app), Lines: r.seq})
+		r.mu.Unlock()
+	}
+	return dst
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -735,5 +736,16 @@ func TestLinesSpanningChunks(t *testing.T) {
 				t.Fatalf("Next: want an L11 line for the lines the ring evicted")
 			}
 		})
+	}
+}
+
+func TestApps(t *testing.T) {
+	s := New(Config{Lines: 2}, nil)
+	s.Append([]sluice.Message{msg("a", "web", "1"), msg("b", "web", "2"), msg("a", "web", "3"), msg("a", "web", "4")})
+	got := s.Apps(nil)
+	slices.SortFunc(got, func(x, y AppStat) int { return strings.Compare(x.Name, y.Name) })
+	want := []AppStat{{"a", 3}, {"b", 1}} // Lines counts what arrived, not what the ring still holds
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Apps = %v, want %v", got, want)
 	}
 }
