@@ -1,11 +1,13 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -177,3 +179,50 @@ var nameByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// Sum is the SHA-256 of a token: what a web session cookie carries instead
+// of the token itself.
+func Sum(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// LookupSum returns the grant of the token whose Sum is sum. A token's sum
+// is as good as the token to whoever holds it: callers keep sums secret
+// (the web package only puts one in a MAC-signed, HttpOnly cookie).
+func (t *Tokens) LookupSum(sum [32]byte) (Grant, bool) {
+	if t == nil {
+		return Grant{}, false
+	}
+	if t.hasAdm && subtle.ConstantTimeCompare(sum[:], t.admin[:]) == 1 {
+		return Grant{Admin: true}, true
+	}
+	e, ok := t.byHash[sum]
+	if !ok {
+		return Grant{}, false
+	}
+	return e.grant, true
+}
+
+// Fingerprint is a digest of every configured token and grant: secret as
+// they are, and different as soon as any of them changes. The web package
+// derives its cookie-signing key from it, so sessions survive a restart
+// with the same TOKENS and die when a token is removed or changed.
+func (t *Tokens) Fingerprint() [32]byte {
+	h := sha256.New()
+	if t == nil {
+		return [32]byte(h.Sum(nil))
+	}
+	keys := make([][32]byte, 0, len(t.byHash))
+	for k := range t.byHash {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, k := range keys {
+		g := t.byHash[k].grant
+		h.Write(k[:])
+		fmt.Fprintf(h, "%d:%s:%d:%s;", len(g.App), g.App, len(g.Source), g.Source)
+	}
+	if t.hasAdm {
+		h.Write([]byte("admin"))
+		h.Write(t.admin[:])
+	}
+	return [32]byte(h.Sum(nil))
+}

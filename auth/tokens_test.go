@@ -83,3 +83,35 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupSumAndFingerprint(t *testing.T) {
+	a, err := Parse("t.abc=web,t.def=api:router", "adm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Parse("t.def=api:router,t.abc=web", "adm")
+	c, _ := Parse("t.abc=web,t.def=api", "adm")
+	for _, tc := range []struct {
+		token string
+		ok    bool
+		grant Grant
+	}{
+		{"t.abc", true, Grant{App: "web", Source: "app"}},
+		{"t.def", true, Grant{App: "api", Source: "router"}},
+		{"adm", true, Grant{Admin: true}},
+		{"t.ab", false, Grant{}},
+	} {
+		t.Run(tc.token, func(t *testing.T) {
+			g, ok := a.LookupSum(Sum(tc.token))
+			if ok != tc.ok || g != tc.grant {
+				t.Fatalf("LookupSum = %+v %v, want %+v %v", g, ok, tc.grant, tc.ok)
+			}
+		})
+	}
+	if a.Fingerprint() != b.Fingerprint() {
+		t.Fatal("the fingerprint depends on the order of TOKENS")
+	}
+	if a.Fingerprint() == c.Fingerprint() {
+		t.Fatal("the fingerprint does not change with a grant")
+	}
+}
