@@ -32,6 +32,7 @@ import (
 	"github.com/sluice-logs/sluice/metrics"
 	"github.com/sluice-logs/sluice/router"
 	"github.com/sluice-logs/sluice/tail"
+	"github.com/sluice-logs/sluice/web"
 )
 
 // Daemon is one sluiced process.
@@ -54,6 +55,7 @@ type Daemon struct {
 	http   *fasthttp.Server
 	logs   *httpin.Handler
 	tails  *tail.Handler
+	web    *web.Handler
 	prom   fasthttp.RequestHandler
 	pprof  *http.Server
 
@@ -151,6 +153,7 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		DefaultApp:      cfg.SyslogDefaultApp,
 	})
 	d.tails = tail.New(tail.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "tail")})
+	d.web = web.New(web.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "web"), Registerer: reg})
 	d.prom = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	d.http = &fasthttp.Server{
 		Handler:      d.route,
@@ -297,6 +300,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}()
 	}
 	d.tails.Shutdown()
+	d.web.Shutdown()
 	for _, l := range d.syslog {
 		stop(l.name, l.srv.Shutdown)
 	}
@@ -380,9 +384,13 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 		d.prom(ctx)
 	case path == "/drains":
 		d.serveDrains(ctx)
+	case path == "/" && web.WantsPage(ctx), strings.HasPrefix(path, "/web/"):
+		// Browsers get the live tail page; curl and scripts the index below.
+		d.web.ServeHTTP(ctx)
 	case path == "/":
 		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.WriteString("sluice log router\nPOST /logs  GET /apps/{app}/logs?num=&tail=1&source=&ps=  GET /healthz  GET /metrics  GET /drains\n")
+		ctx.WriteString("sluice log router\nPOST /logs  GET /apps/{app}/logs?num=&tail=1&source=&ps=  GET /healthz  GET /metrics  GET /drains\n" +
+			"GET / with Accept: text/html (a browser), or GET /web/: the live tail page\n")
 	default:
 		ctx.Error("not found\n", fasthttp.StatusNotFound)
 	}
