@@ -143,7 +143,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 			h.serveStream(ctx)
 		}
 	default:
-		ctx.Error("not found\n", fasthttp.StatusNotFound)
+		fail(ctx, "not found\n", fasthttp.StatusNotFound)
 	}
 }
 
@@ -153,7 +153,7 @@ func (h *Handler) method(ctx *fasthttp.RequestCtx, m string) bool {
 	if got == m || (m == "GET" && got == "HEAD") {
 		return true
 	}
-	ctx.Error("method not allowed\n", fasthttp.StatusMethodNotAllowed)
+	fail(ctx, "method not allowed\n", fasthttp.StatusMethodNotAllowed)
 	if m == "GET" {
 		m = "GET, HEAD"
 	}
@@ -176,12 +176,12 @@ func setSecurityHeaders(ctx *fasthttp.RequestCtx) {
 func (h *Handler) serveAsset(ctx *fasthttp.RequestCtx, name string) {
 	name = path.Clean(name)
 	if !strings.HasPrefix(name, "static/") {
-		ctx.Error("not found\n", fasthttp.StatusNotFound)
+		fail(ctx, "not found\n", fasthttp.StatusNotFound)
 		return
 	}
 	b, err := fs.ReadFile(static, name)
 	if err != nil {
-		ctx.Error("not found\n", fasthttp.StatusNotFound)
+		fail(ctx, "not found\n", fasthttp.StatusNotFound)
 		return
 	}
 	ct := mime.TypeByExtension(path.Ext(name))
@@ -227,7 +227,7 @@ func (h *Handler) grantOf(ctx *fasthttp.RequestCtx) (auth.Grant, bool) {
 func (h *Handler) signIn(ctx *fasthttp.RequestCtx) {
 	if !sameOrigin(ctx) {
 		h.m.signins.WithLabelValues("bad_origin").Inc()
-		ctx.Error("forbidden: sign in from the page itself\n", fasthttp.StatusForbidden)
+		fail(ctx, "forbidden: sign in from the page itself\n", fasthttp.StatusForbidden)
 		return
 	}
 	if !h.tokens.Enabled() {
@@ -237,7 +237,7 @@ func (h *Handler) signIn(ctx *fasthttp.RequestCtx) {
 	tok := ctx.PostArgs().Peek("token")
 	if len(tok) == 0 || len(tok) > maxTokenBytes {
 		h.m.signins.WithLabelValues("bad_token").Inc()
-		ctx.Error("wrong token\n", fasthttp.StatusUnauthorized)
+		fail(ctx, "wrong token\n", fasthttp.StatusUnauthorized)
 		return
 	}
 	// One SHA-256 and one map lookup by hash, whatever the token: a
@@ -248,7 +248,7 @@ func (h *Handler) signIn(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		h.m.signins.WithLabelValues("bad_token").Inc()
 		h.log.Debug("web sign-in refused", "remote", ctx.RemoteAddr().String())
-		ctx.Error("wrong token\n", fasthttp.StatusUnauthorized)
+		fail(ctx, "wrong token\n", fasthttp.StatusUnauthorized)
 		return
 	}
 	h.m.signins.WithLabelValues("ok").Inc()
@@ -259,7 +259,7 @@ func (h *Handler) signIn(ctx *fasthttp.RequestCtx) {
 
 func (h *Handler) signOut(ctx *fasthttp.RequestCtx) {
 	if !sameOrigin(ctx) {
-		ctx.Error("forbidden: sign out from the page itself\n", fasthttp.StatusForbidden)
+		fail(ctx, "forbidden: sign out from the page itself\n", fasthttp.StatusForbidden)
 		return
 	}
 	h.setCookie(ctx, "", 0)
@@ -299,7 +299,7 @@ type appJSON struct {
 func (h *Handler) serveApps(ctx *fasthttp.RequestCtx) {
 	g, ok := h.grantOf(ctx)
 	if !ok {
-		ctx.Error("sign in first\n", fasthttp.StatusUnauthorized)
+		fail(ctx, "sign in first\n", fasthttp.StatusUnauthorized)
 		return
 	}
 	writeJSON(ctx, h.appsView(g))
@@ -326,7 +326,7 @@ func (h *Handler) appsView(g auth.Grant) appsJSON {
 func writeJSON(ctx *fasthttp.RequestCtx, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		ctx.Error("encode json\n", fasthttp.StatusInternalServerError)
+		fail(ctx, "encode json\n", fasthttp.StatusInternalServerError)
 		return
 	}
 	ctx.SetContentType("application/json")
@@ -360,4 +360,11 @@ func newMetrics(reg prometheus.Registerer) *webMetrics {
 		reg.MustRegister(m.signins, m.streams, m.rejected)
 	}
 	return m
+}
+
+// fail answers an error with the security headers (ctx.Error resets the
+// headers).
+func fail(ctx *fasthttp.RequestCtx, msg string, status int) {
+	ctx.Error(msg, status)
+	setSecurityHeaders(ctx)
 }

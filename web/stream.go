@@ -20,24 +20,24 @@ import (
 func (h *Handler) serveStream(ctx *fasthttp.RequestCtx) {
 	g, ok := h.grantOf(ctx)
 	if !ok {
-		ctx.Error("sign in first\n", fasthttp.StatusUnauthorized)
+		fail(ctx, "sign in first\n", fasthttp.StatusUnauthorized)
 		return
 	}
 	args := ctx.QueryArgs()
 	app := string(args.Peek("app"))
 	if !auth.ValidName(app) {
-		ctx.Error("invalid app name\n", fasthttp.StatusBadRequest)
+		fail(ctx, "invalid app name\n", fasthttp.StatusBadRequest)
 		return
 	}
 	if !g.CanRead(app) {
-		ctx.Error("forbidden: the session may not read this app\n", fasthttp.StatusForbidden)
+		fail(ctx, "forbidden: the session may not read this app\n", fasthttp.StatusForbidden)
 		return
 	}
 	num := defaultNum
 	if v := args.Peek("num"); v != nil {
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 0 {
-			ctx.Error("num: want a whole number, 0 or more\n", fasthttp.StatusBadRequest)
+			fail(ctx, "num: want a whole number, 0 or more\n", fasthttp.StatusBadRequest)
 			return
 		}
 		num = min(n, maxNum)
@@ -48,7 +48,7 @@ func (h *Handler) serveStream(ctx *fasthttp.RequestCtx) {
 	}
 	if !h.room() {
 		h.m.rejected.Inc()
-		ctx.Error("too many streams\n", fasthttp.StatusServiceUnavailable)
+		fail(ctx, "too many streams\n", fasthttp.StatusServiceUnavailable)
 		ctx.Response.Header.Set("Retry-After", "5")
 		return
 	}

@@ -1,7 +1,7 @@
 // sluice live tail page. Plain script, no dependencies.
 //
 // Safety: every piece of log data reaches the DOM through textContent or
-// a text node, never innerHTML. Control characters are shown as the
+// a text node, never as markup. Control characters are shown as the
 // Unicode "control pictures" (ESC as ␛), never passed on.
 //
 // Speed: lines arrive in batches (one SSE event per batch on the server);
