@@ -10,7 +10,7 @@ SLUICE_CACHE ?= $(HOME)/.cache/sluice
 export SLUICE_CACHE
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: help build run debian-deps test test-short cross bench bench-quick bench-micro fuzz lint fmt fmt-check vet tidy-check zincsearch clean
+.PHONY: help build run debian-deps chromium test test-short cross bench bench-quick bench-micro fuzz lint fmt fmt-check vet tidy-check zincsearch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,7 +27,10 @@ zincsearch: ## build the Elasticsearch-protocol test server (ZincSearch) once in
 debian-deps: ## install the Debian packages the tests use as real peers (rsyslog, Python), once
 	bash scripts/debian-deps.sh
 
-test: zincsearch debian-deps fmt-check vet cross ## install the test servers and run the whole suite with -race
+chromium: ## install Debian's chromium for the web page's browser tests (web/browser_test.go), once
+	bash scripts/debian-deps.sh chromium
+
+test: zincsearch debian-deps chromium fmt-check vet cross ## install the test servers and run the whole suite with -race
 	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
 
 cross: ## build everything for 32-bit and arm64 Linux and for macOS (the amd64 assembly and 64-bit constants have fallbacks)
