@@ -618,3 +618,45 @@ func init() {
 	// which each test sets; make sure no developer's setting leaks in.
 	os.Unsetenv("SLUICE_TOKEN")
 }
+
+// GET / serves the live tail page to browsers and the plain-text index to
+// everyone else; /web/ always serves the page.
+func TestIndexAndPage(t *testing.T) {
+	r := start(t, "TOKENS=t.web=web")
+	cases := []struct {
+		path, accept, ctype, body string
+	}{
+		{"/", "", "text/plain; charset=utf-8", "sluice log router"},
+		{"/", "*/*", "text/plain; charset=utf-8", "GET /apps/{app}/logs"},
+		{"/", "text/html,application/xhtml+xml,*/*;q=0.8", "text/html; charset=utf-8", "<title>sluice"},
+		{"/web/", "", "text/html; charset=utf-8", "<title>sluice"},
+		{"/web/static/app.js", "", "text/javascript; charset=utf-8", "EventSource"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path+" "+tc.accept, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", r.base+tc.path, nil)
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 200 || res.Header.Get("Content-Type") != tc.ctype || !strings.Contains(string(b), tc.body) {
+				t.Fatalf("%d %q %.80q", res.StatusCode, res.Header.Get("Content-Type"), b)
+			}
+			if strings.HasPrefix(tc.ctype, "text/html") && !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+				t.Fatal("the page has no CSP")
+			}
+		})
+	}
+	// Before sign-in the page's API shows nothing of any app.
+	if code, _ := r.get("/web/apps", ""); code != 401 {
+		t.Fatalf("/web/apps before sign-in: %d", code)
+	}
+	if code, _ := r.get("/web/stream?app=web", ""); code != 401 {
+		t.Fatalf("/web/stream before sign-in: %d", code)
+	}
+}
