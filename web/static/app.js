@@ -12,6 +12,7 @@
 
 (function () {
   const MAX_DOM = 2000;   // rows in the DOM
+  const PER_FRAME = 400;  // rows drawn in one animation frame at most
   const KEEP = 20000;     // lines kept in memory (filters and resume draw from these)
   const BACKLOG = 1000;   // lines asked for on connect
   const HISTORY = 64;     // lines remembered to find the overlap after a reconnect
@@ -26,6 +27,8 @@
     utc: $('utc'), permalink: $('permalink'), shown: $('shown'), log: $('log'), follow: $('follow'),
     sources: $('sources'), procs: $('procs'),
   };
+
+  const stats = { draw: 0, parse: 0 }; // the longest frame's drawing and batch's parsing, ms
 
   const state = {
     app: '', filter: { source: '', ps: '', text: '' }, utc: false,
@@ -159,26 +162,41 @@
 
   // flush draws the queued lines: one DOM update per frame.
   function flush() {
+    const t0 = performance.now();
+    try { draw(); } finally { stats.draw = Math.max(stats.draw, performance.now() - t0); }
+  }
+
+  function draw() {
     state.frame = 0;
     if (state.paused || state.queue.length === 0) return;
     const q = state.queue;
-    state.queue = [];
-    const rows = [];
-    for (let i = q.length - 1; i >= 0 && rows.length < MAX_DOM; i--) {
-      if (q[i].gap || matches(q[i])) rows.push(q[i]);
+    // Only the newest MAX_DOM matching lines of the queue can stay in the
+    // DOM: start there.
+    let i = q.length, n = 0;
+    while (i > 0 && n < MAX_DOM) {
+      i--;
+      if (q[i].gap || matches(q[i])) n++;
     }
-    state.renderedSeq = q[q.length - 1].seq;
+    // Draw at most PER_FRAME rows, oldest first; the rest wait for the
+    // next frame, so one frame's work stays bounded however far behind.
     const frag = document.createDocumentFragment();
-    for (let i = rows.length - 1; i >= 0; i--) {
-      const r = makeRow(rows[i]);
-      if (rows[i].gap) r.classList.add('gap');
+    let drawn = 0;
+    for (; i < q.length && drawn < PER_FRAME; i++) {
+      const e = q[i];
+      if (!e.gap && !matches(e)) continue;
+      const r = makeRow(e);
+      if (e.gap) r.classList.add('gap');
       frag.appendChild(r);
+      drawn++;
     }
+    state.renderedSeq = q[i - 1].seq;
+    state.queue = i < q.length ? q.slice(i) : [];
     el.log.appendChild(frag);
     trimDOM();
     if (state.following) el.log.scrollTop = el.log.scrollHeight;
-    else if (rows.length) el.follow.hidden = false;
+    else if (drawn) el.follow.hidden = false;
     showCount();
+    if (state.queue.length) schedule();
   }
 
   function trimDOM() {
@@ -291,9 +309,11 @@
   }
 
   function onLines(ev) {
+    const t0 = performance.now();
     const raws = lines(ev.data);
     remember(raws);
     add(raws.map((r) => parse(r, ++state.seq)));
+    stats.parse = Math.max(stats.parse, performance.now() - t0);
   }
 
   function connect() {
@@ -552,5 +572,6 @@
   window.sluiceTail = {
     lines: () => Array.from(el.log.children, (r) => (r.logEntry ? r.logEntry.raw || r.logEntry.text : '')),
     pending: () => state.queue.length,
+    stats: () => stats,
   };
 })();
