@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/drains/retryafter"
 )
 
 // Drop reasons, the values of the reason label and the keys of
@@ -46,7 +47,6 @@ const (
 const (
 	downAfterFails = 5
 	downAfter      = 30 * time.Second
-	maxRetryAfter  = 10 * time.Minute
 )
 
 // Backoff defaults: full jitter over an exponential ceiling.
@@ -690,7 +690,7 @@ func (w *Worker) backoff(attempt int, err error) time.Duration {
 	d := rand.N(ceil) + 1
 	var ra *RetryAfter
 	if errors.As(err, &ra) && ra.After > d {
-		d = min(ra.After, maxRetryAfter)
+		d = min(ra.After, retryafter.Max)
 	}
 	return d
 }

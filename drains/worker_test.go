@@ -1,9 +1,11 @@
 package drains_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/draintest"
+	"github.com/sluice-logs/sluice/internal/eventually"
 )
 
 // memDrain records what it is sent. fail, when set, decides each Send's
@@ -48,6 +51,9 @@ func (d *memDrain) Send(ctx context.Context, batch []sluice.Message) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed > 0 {
+		return drains.ErrClosed
+	}
 	d.calls++
 	cp := make([]sluice.Message, len(batch))
 	for i := range batch {
@@ -641,4 +647,52 @@ func TestWorkerTryEnqueue(t *testing.T) {
 	if r := stop(t, w); r.Delivered != 5 {
 		t.Fatalf("report %+v", r)
 	}
+}
+
+// TestWorkerLogsDrainOnce checks that every line the Worker logs names the
+// drain exactly once (its owner passes a logger without the key).
+func TestWorkerLogsDrainOnce(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	d := &memDrain{fail: func(attempt int, _ []sluice.Message) error {
+		if attempt == 1 {
+			return errors.New("refused")
+		}
+		return nil
+	}}
+	w := drains.NewWorker(drains.WorkerConfig{Name: "once", Drain: d, Logger: logger,
+		Options: drains.Options{Batch: 1}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	w.Start()
+	if err := w.Enqueue(context.Background(), msgs("a", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, "delivery after one failure", func() bool { return len(d.read()) == 1 })
+	stop(t, w)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("want the failure and the recovery logged, got %q", lines)
+	}
+	for _, l := range lines {
+		if n := strings.Count(l, "drain=once"); n != 1 {
+			t.Errorf("drain=once %d times in %q", n, l)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the Worker's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
