@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 )
 
-// chunkList recycles the chunks that rings give back (when the memory
+// freeChunks recycles the chunks that rings give back (when the memory
 // limit empties apps, and a ring's head passes a chunk while it already has
 // a spare), sparing the allocator and the garbage collector. A sync.Pool
 // did this before, but the garbage collector empties a pool, so under a
@@ -13,14 +13,13 @@ import (
 // just freed into garbage and the next lines into new allocations (0.08
 // allocations per message with 10,000 apps).
 //
-// Each Store has its own list (a field, not a package global, so that
-// stores in one process, tests among them, do not share or bound each
-// other's memory), which its rings share. The list holds at most maxFree
-// chunks: 1/8 of the store's MemoryLimit. One reclaim frees a little over 1/16
+// The list holds at most maxFree chunks: 1/8 of the largest MemoryLimit of
+// the stores made (New raises it). One reclaim frees a little over 1/16
 // (whole rings go at once), so all it frees fits. Free chunks are not
 // counted as ring memory: the process holds at most that much more than
-// MEMORY_LIMIT in chunks (sluice_buffer_free_bytes). Safe for concurrent
-// use.
+// MEMORY_LIMIT in chunks (sluice_buffer_free_bytes).
+var freeChunks chunkList
+
 type chunkList struct {
 	mu      sync.Mutex
 	free    []*chunk

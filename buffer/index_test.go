@@ -25,7 +25,7 @@ func TestAppIndex(t *testing.T) {
 			x.del(r)
 			delete(want, name)
 		} else if !ok {
-			r := newRing(name, nil)
+			r := newRing(name)
 			x.put(r)
 			want[name] = r
 		}
@@ -72,7 +72,7 @@ func TestAppIndex(t *testing.T) {
 // compare names.
 func TestAppIndexCollision(t *testing.T) {
 	x := newAppIndex()
-	a, b := newRing("a", nil), newRing("b", nil)
+	a, b := newRing("a"), newRing("b")
 	// b first, under a's hash, as a 64-bit collision would put it: the
 	// first slot with a's hash then holds b.
 	x.insert(appSlot{x.hash("a"), b})

@@ -81,9 +81,6 @@ type ring struct {
 	name [maxInlineName]byte // backs app when it fits
 	app  string
 
-	// free is the store's list of free chunks, shared by its rings.
-	free *chunkList
-
 	mu sync.Mutex
 	// dead is set when the store forgets the ring; an Append that found it
 	// in the map just before looks it up again.
@@ -119,11 +116,8 @@ type ring struct {
 	writeHint, evictHint uintptr
 }
 
-func newRing(app string, free *chunkList) *ring {
-	if free == nil {
-		free = new(chunkList) // keeps nothing: maxFree is 0
-	}
-	r := &ring{mem: appOverhead, free: free}
+func newRing(app string) *ring {
+	r := &ring{mem: appOverhead}
 	if len(app) <= maxInlineName {
 		n := copy(r.name[:], app)
 		r.app = unsafe.String(&r.name[0], n)
@@ -345,7 +339,7 @@ func (r *ring) reserve(size int) {
 		if c != nil {
 			r.spare = nil
 		} else {
-			c = r.free.get()
+			c = freeChunks.get()
 			r.mem += chunkSize
 		}
 		i := r.cfirst + r.cn
@@ -398,7 +392,7 @@ func (r *ring) evictOldest() {
 		if r.spare == nil {
 			r.spare = c
 		} else {
-			r.free.put(c)
+			freeChunks.put(c)
 			r.mem -= chunkSize
 		}
 		if r.cn == 0 {
@@ -430,7 +424,7 @@ func (r *ring) releaseChunks() {
 		if j >= len(r.chunks) {
 			j -= len(r.chunks)
 		}
-		r.free.put(r.chunks[j])
+		freeChunks.put(r.chunks[j])
 		r.chunks[j] = nil
 		r.mem -= chunkSize
 	}
@@ -442,7 +436,7 @@ func (r *ring) releaseChunks() {
 // freeSpare gives back the spare chunk, if any.
 func (r *ring) freeSpare() {
 	if r.spare != nil {
-		r.free.put(r.spare)
+		freeChunks.put(r.spare)
 		r.spare = nil
 		r.mem -= chunkSize
 	}

@@ -65,8 +65,7 @@ type Filter struct {
 
 // Store is the set of per-app rings. It is safe for concurrent use.
 type Store struct {
-	cfg  Config
-	free chunkList // the free chunks of this store's rings
+	cfg Config
 
 	mu     sync.RWMutex // guards apps and closed
 	apps   appIndex
@@ -95,7 +94,7 @@ type victim struct {
 // is nil.
 func New(cfg Config, reg prometheus.Registerer) *Store {
 	s := &Store{cfg: cfg.withDefaults(), apps: newAppIndex()}
-	s.free.allowFor(s.cfg.MemoryLimit)
+	freeChunks.allowFor(s.cfg.MemoryLimit)
 	s.groups.New = func() any { return &grouper{} }
 	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_buffer_evicted_total",
@@ -129,7 +128,7 @@ func New(cfg Config, reg prometheus.Registerer) *Store {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_buffer_free_bytes",
 				Help: "Memory of chunks the rings gave back, kept for reuse; not counted in sluice_buffer_bytes (at most MEMORY_LIMIT/8).",
-			}, func() float64 { return float64(s.free.bytes()) }),
+			}, func() float64 { return float64(freeChunks.bytes()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_tail_sessions",
 				Help: "Open tail subscriptions.",
@@ -174,7 +173,7 @@ func (s *Store) ring(app string) *ring {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r = s.apps.get(app); r == nil {
-		r = newRing(app, &s.free)
+		r = newRing(app)
 		s.apps.put(r)
 		s.mem.Add(r.mem)
 	}

@@ -324,7 +324,7 @@ func TestMemoryLimitForgetsEmptiedApps(t *testing.T) {
 	}
 	// What reclaim freed waits for the next lines, bounded (tests run one
 	// at a time in this package, so no other store takes it meanwhile).
-	if free := metric(t, reg, "sluice_buffer_free_bytes", ""); free <= 0 || free > float64(s.free.maxFree.Load())*chunkSize {
+	if free := metric(t, reg, "sluice_buffer_free_bytes", ""); free <= 0 || free > float64(freeChunks.maxFree.Load())*chunkSize {
 		t.Fatalf("sluice_buffer_free_bytes = %v", free)
 	}
 }

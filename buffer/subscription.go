@@ -59,7 +59,7 @@ func (s *Store) Subscribe(app string, f Filter) *Subscription {
 	}
 	r := s.apps.get(app)
 	if r == nil {
-		r = newRing(app, &s.free)
+		r = newRing(app)
 		s.apps.put(r)
 		s.mem.Add(r.mem)
 	}
