@@ -38,8 +38,8 @@ cross: ## build everything for 32-bit and arm64 Linux and for macOS (the amd64 a
 	GOARCH=arm64 $(GO) build ./...
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 
-test-short: ## the suite without the race detector, for a quick loop
-	$(GO) test -count=1 ./...
+test-short: ## the suite with -short and without the race detector, for a quick loop
+	$(GO) test -short -count=1 ./...
 
 bench: ## end-to-end benchmark against rsyslog on this machine; writes benchmarks/RESULTS.md
 	bash benchmarks/run.sh
@@ -50,8 +50,9 @@ bench-quick: ## the same with 200k messages and one run (RESULTS.md untouched)
 bench-micro: ## the Go micro-benchmarks beside the code
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./ingest/... ./buffer/... ./drains/... ./tail/...
 
-fuzz: ## run each fuzz target for 30s
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./ingest/syslog/
+FUZZTIME ?= 30s
+fuzz: ## run every fuzz target in the repository (func Fuzz…), each for FUZZTIME (default 30s)
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 lint: ## golangci-lint (pinned) with .golangci.yml
 	$(GO) run $(GOLANGCI_LINT) run ./...

@@ -87,9 +87,10 @@ var ErrClosed = errors.New("router closed")
 // Publish hands a batch of messages (any mix of apps, in arrival order) to
 // the router. Order is kept per app. Publish may block while a drain with
 // policy=block is full; it returns ctx.Err() if ctx ends first, with the
-// batch possibly partly accepted. TryPublish never blocks: it accepts the
-// whole batch or, when a policy=block drain lacks room, none of it and
-// returns ErrBackpressure.
+// batch possibly partly accepted. TryPublish never waits for room: it
+// accepts the whole batch (into the rings and every drain that wants it)
+// or none of it, returning ErrBackpressure when a policy=block drain lacks
+// room and ErrClosed when the router or such a drain is shutting down.
 //
 // Both are safe for concurrent use. The messages may alias the caller's
 // buffers (see Message); the router copies what it keeps.

@@ -101,7 +101,7 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 	for _, spec := range specs {
 		w, err := open.New(spec, drains.WorkerConfig{
 			Name:    spec.Name,
-			Logger:  log.With("drain", spec.Name),
+			Logger:  log, // the Worker adds drain=NAME
 			Metrics: dm,
 			Notify:  notify,
 		})

@@ -40,6 +40,11 @@ type Drain interface {
 // fmt.Errorf("%w: 400 bad request", drains.ErrPermanent).
 var ErrPermanent = errors.New("permanent failure")
 
+// ErrClosed is what Send (and Check) return after Close: permanent, since
+// no retry can reach a closed drain. Drains wrap it:
+// fmt.Errorf("kafka: %w", drains.ErrClosed).
+var ErrClosed = fmt.Errorf("%w: drain closed", ErrPermanent)
+
 // BatchError reports a partial failure of Send: the messages at the listed
 // batch indexes failed, each with its own error (retryable unless it wraps
 // ErrPermanent). Messages not listed were delivered.

@@ -216,3 +216,39 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// OptionDoc documents one option every drain URL takes: sluiced -help
+// prints these, and a test keeps the README's list in step. Default comes
+// from DefaultOptions, the one place the defaults live.
+type OptionDoc struct {
+	Name, Default, Help string
+}
+
+// OptionDocs returns the common options in OptionNames order.
+func OptionDocs() []OptionDoc {
+	d := DefaultOptions()
+	return []OptionDoc{
+		{"apps", "all", "apps=a,b: the apps whose messages the drain takes"},
+		{"policy", d.Policy.String(), "drop (oldest first, counted, L10 line) or block (push back on ingest) when the queue is full"},
+		{"queue", strconv.Itoa(d.Queue), "messages the drain's queue holds"},
+		{"queue_bytes", FormatSize(d.QueueBytes), "bytes the drain's queue holds"},
+		{"batch", strconv.Itoa(d.Batch), "messages per delivery (a kind may default higher: kafka)"},
+		{"batch_bytes", FormatSize(d.BatchBytes), "bytes per delivery"},
+		{"flush", d.Flush.String(), "age at which a partial batch is sent"},
+		{"timeout", d.Timeout.String(), "one delivery attempt"},
+	}
+}
+
+// FormatSize writes n in the largest binary unit that divides it (16MiB,
+// 64KiB, 100B), the form config.ParseSize reads.
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}

@@ -2,6 +2,8 @@ package drains_test
 
 import (
 	"net/url"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +96,35 @@ func TestRedact(t *testing.T) {
 	}
 	if got := drains.RedactString("http://u:pa ss@h:bad port/?token=zz"); strings.Contains(got, "pa ss") || strings.Contains(got, "zz") {
 		t.Fatalf("RedactString leaked a secret: %q", got)
+	}
+}
+
+// TestOptionDocs keeps OptionDocs, OptionNames and the README's list of
+// defaults in step: each default is written once, in DefaultOptions.
+func TestOptionDocs(t *testing.T) {
+	docs := drains.OptionDocs()
+	if len(docs) != len(drains.OptionNames) {
+		t.Fatalf("%d docs for %d options", len(docs), len(drains.OptionNames))
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range docs {
+		if d.Name != drains.OptionNames[i] {
+			t.Errorf("doc %d is %q, want %q", i, d.Name, drains.OptionNames[i])
+		}
+		if d.Name == "apps" || d.Name == "policy" {
+			continue // written as prose in the README
+		}
+		if want := "`" + d.Name + "=" + d.Default + "`"; !strings.Contains(string(readme), want) {
+			t.Errorf("README does not give the default %s", want)
+		}
+		// The printed default parses back to the default.
+		q := url.Values{d.Name: {d.Default}}
+		o, _, err := drains.ParseOptions(q)
+		if err != nil || !reflect.DeepEqual(o, drains.DefaultOptions()) {
+			t.Errorf("ParseOptions(%s=%s) = %+v, %v; want the defaults", d.Name, d.Default, o, err)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/drains/retryafter"
 )
 
 // Drop reasons, the values of the reason label and the keys of
@@ -46,7 +47,6 @@ const (
 const (
 	downAfterFails = 5
 	downAfter      = 30 * time.Second
-	maxRetryAfter  = 10 * time.Minute
 )
 
 // Backoff defaults: full jitter over an exponential ceiling.
@@ -219,7 +219,7 @@ func (w *Worker) HasRoom(n int, bytes int64) bool {
 // accepted. After Stop it returns sluice.ErrClosed and takes nothing.
 // A message larger than queue_bytes is dropped (reason too_large).
 func (w *Worker) Enqueue(ctx context.Context, batch []sluice.Message) error {
-	return w.enqueue(ctx, batch, false)
+	return w.enqueue(ctx, batch)
 }
 
 // TryEnqueue is Enqueue that never waits: with policy=block it takes all
@@ -227,33 +227,84 @@ func (w *Worker) Enqueue(ctx context.Context, batch []sluice.Message) error {
 // none, and returns sluice.ErrBackpressure. With policy=drop it is Enqueue.
 // Unlike HasRoom followed by Enqueue, the check and the copy are atomic.
 func (w *Worker) TryEnqueue(batch []sluice.Message) error {
-	return w.enqueue(context.Background(), batch, w.opts.Policy == PolicyBlock)
+	if w.opts.Policy != PolicyBlock {
+		return w.Enqueue(context.Background(), batch)
+	}
+	return TryEnqueueAll([]*Worker{w}, batch)
 }
 
-func (w *Worker) enqueue(ctx context.Context, batch []sluice.Message, try bool) error {
-	enq := int64(time.Since(w.epoch))
-	var now time.Time // wall clock of drops, read once
-	accepted := 0
+// TryEnqueueAll is TryEnqueue over several workers at once, all or
+// nothing: either every worker takes its wanted messages of batch, or none
+// takes any and the error says why (sluice.ErrBackpressure when one of
+// them lacks room, sluice.ErrClosed when one is stopping). It never waits
+// for room. The workers' locks are taken in the order of ws, so every
+// caller must pass its workers in one fixed order (the router's), each
+// worker once.
+func TryEnqueueAll(ws []*Worker, batch []sluice.Message) error {
+	for i, w := range ws {
+		w.mu.Lock()
+		var err error
+		switch {
+		case w.closed:
+			err = sluice.ErrClosed
+		case w.opts.Policy == PolicyBlock && !w.roomLocked(batch):
+			err = sluice.ErrBackpressure
+		}
+		if err != nil {
+			for _, u := range ws[:i+1] {
+				u.mu.Unlock()
+			}
+			return err
+		}
+	}
+	enq := time.Now()
+	for _, w := range ws {
+		// Everything fits: enqueueLocked never waits, never fails.
+		accepted, _ := w.enqueueLocked(context.Background(), batch, enq)
+		w.mu.Unlock()
+		if accepted > 0 {
+			w.signal()
+		}
+	}
+	return nil
+}
+
+// roomLocked reports whether the wanted messages of batch that are not too
+// large for the queue fit in it now, all of them.
+func (w *Worker) roomLocked(batch []sluice.Message) bool {
+	var n int
+	var bytes int64
+	for i := range batch {
+		if size := int64(batch[i].Size()); w.Wants(batch[i].App) && size <= w.opts.QueueBytes {
+			n++
+			bytes += size
+		}
+	}
+	return w.q.n+w.inflight+n <= w.opts.Queue && w.q.bytes+w.inflightBytes+bytes <= w.opts.QueueBytes
+}
+
+func (w *Worker) enqueue(ctx context.Context, batch []sluice.Message) error {
+	now := time.Now()
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return sluice.ErrClosed
 	}
-	if try {
-		var n int
-		var bytes int64
-		for i := range batch {
-			if size := int64(batch[i].Size()); w.Wants(batch[i].App) && size <= w.opts.QueueBytes {
-				n++
-				bytes += size
-			}
-		}
-		if w.q.n+w.inflight+n > w.opts.Queue || w.q.bytes+w.inflightBytes+bytes > w.opts.QueueBytes {
-			w.mu.Unlock()
-			return sluice.ErrBackpressure
-		}
-		// Everything fits: the loop below never waits.
+	accepted, err := w.enqueueLocked(ctx, batch, now)
+	w.mu.Unlock()
+	if accepted > 0 {
+		w.signal()
 	}
+	return err
+}
+
+// enqueueLocked copies the wanted messages of batch into the queue. With
+// policy=block it waits for room (unlocking w.mu meanwhile) and returns
+// early when ctx ends or the Worker stops. start is when the call began,
+// the messages' enqueue time.
+func (w *Worker) enqueueLocked(ctx context.Context, batch []sluice.Message, start time.Time) (accepted int, err error) {
+	enq := int64(start.Sub(w.epoch))
+	var now time.Time // wall clock of drops, read once
 	for i := range batch {
 		m := &batch[i]
 		if w.apps != nil && !w.Wants(m.App) {
@@ -284,30 +335,8 @@ func (w *Worker) enqueue(ctx context.Context, batch []sluice.Message, try bool) 
 				w.q.pop(osize)
 				continue
 			}
-			// policy=block: wait for the goroutine to free room.
-			w.waiters++
-			ch := w.space
-			w.mu.Unlock()
-			w.signal()
-			var err error
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				err = ctx.Err()
-			case <-w.stopCh:
-				err = sluice.ErrClosed
-			}
-			w.mu.Lock()
-			w.waiters--
-			if err == nil && w.closed {
-				err = sluice.ErrClosed
-			}
-			if err != nil {
-				w.mu.Unlock()
-				if accepted > 0 {
-					w.signal()
-				}
-				return err
+			if err := w.waitRoomLocked(ctx); err != nil {
+				return accepted, err
 			}
 		}
 		if !w.fitsLocked(size) {
@@ -323,11 +352,30 @@ func (w *Worker) enqueue(ctx context.Context, batch []sluice.Message, try bool) 
 		w.q.push(m, size, enq)
 		accepted++
 	}
+	return accepted, nil
+}
+
+// waitRoomLocked waits, with w.mu unlocked, until the goroutine frees room
+// in the queue, ctx ends or the Worker stops (policy=block).
+func (w *Worker) waitRoomLocked(ctx context.Context) error {
+	w.waiters++
+	ch := w.space
 	w.mu.Unlock()
-	if accepted > 0 {
-		w.signal()
+	w.signal()
+	var err error
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-w.stopCh:
+		err = sluice.ErrClosed
 	}
-	return nil
+	w.mu.Lock()
+	w.waiters--
+	if err == nil && w.closed {
+		err = sluice.ErrClosed
+	}
+	return err
 }
 
 func (w *Worker) fitsLocked(size int64) bool {
@@ -642,7 +690,7 @@ func (w *Worker) backoff(attempt int, err error) time.Duration {
 	d := rand.N(ceil) + 1
 	var ra *RetryAfter
 	if errors.As(err, &ra) && ra.After > d {
-		d = min(ra.After, maxRetryAfter)
+		d = min(ra.After, retryafter.Max)
 	}
 	return d
 }

@@ -1,9 +1,11 @@
 package drains_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/draintest"
+	"github.com/sluice-logs/sluice/internal/eventually"
 )
 
 // memDrain records what it is sent. fail, when set, decides each Send's
@@ -48,6 +51,9 @@ func (d *memDrain) Send(ctx context.Context, batch []sluice.Message) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed > 0 {
+		return drains.ErrClosed
+	}
 	d.calls++
 	cp := make([]sluice.Message, len(batch))
 	for i := range batch {
@@ -126,20 +132,6 @@ func checkBalanced(t *testing.T, w *drains.Worker) drains.Status {
 	return s
 }
 
-// waitUntil polls cond every few milliseconds until it holds or 10s pass.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 func texts(ms []sluice.Message) string {
 	var b strings.Builder
 	for i, m := range ms {
@@ -160,7 +152,7 @@ func TestWorkerBatchesBySizeAndStopFlushes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "three full batches", func() bool { return len(d.read()) == 9 })
+	eventually.True(t, "three full batches", func() bool { return len(d.read()) == 9 })
 	r := stop(t, w)
 	if r.Delivered != 10 || r.Received != 10 || r.Undelivered != 0 {
 		t.Fatalf("report %+v", r)
@@ -193,7 +185,7 @@ func TestWorkerFlushesByAgeAndBytes(t *testing.T) {
 		if err := w.Enqueue(context.Background(), msgs("web", 0, 2)); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, "age flush", func() bool { return len(d.read()) == 2 })
+		eventually.True(t, "age flush", func() bool { return len(d.read()) == 2 })
 	})
 	t.Run("bytes", func(t *testing.T) {
 		d := &memDrain{}
@@ -204,7 +196,7 @@ func TestWorkerFlushesByAgeAndBytes(t *testing.T) {
 		if err := w.Enqueue(context.Background(), msgs("web", 0, 20)); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, "byte flushes", func() bool { return len(d.read()) >= 10 })
+		eventually.True(t, "byte flushes", func() bool { return len(d.read()) >= 10 })
 		for _, b := range d.batches {
 			var n int
 			for i := range b {
@@ -321,7 +313,7 @@ func TestWorkerRetryAfterIsHonoured(t *testing.T) {
 	if err := w.Enqueue(context.Background(), msgs("web", 0, 1)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "delivery after Retry-After", func() bool { return len(d.read()) == 1 })
+	eventually.True(t, "delivery after Retry-After", func() bool { return len(d.read()) == 1 })
 	stop(t, w)
 	if gap := second.Sub(first); gap < after {
 		t.Fatalf("retried after %s, want at least %s", gap, after)
@@ -433,7 +425,7 @@ func TestWorkerBlockLosesNothing(t *testing.T) {
 		}
 		done <- nil
 	}()
-	waitUntil(t, "a full queue", func() bool { return w.Status().QueueMessages == 4 })
+	eventually.True(t, "a full queue", func() bool { return w.Status().QueueMessages == 4 })
 	if w.HasRoom(1, 10) {
 		t.Fatal("HasRoom is true with a full queue")
 	}
@@ -463,7 +455,7 @@ func TestWorkerBlockedEnqueueEndsWithCtx(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- w.Enqueue(ctx, msgs("web", 0, 5)) }()
-	waitUntil(t, "a full queue", func() bool { return w.Status().QueueMessages == 2 })
+	eventually.True(t, "a full queue", func() bool { return w.Status().QueueMessages == 2 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Enqueue = %v, want context.Canceled", err)
@@ -484,7 +476,7 @@ func TestWorkerStopGivesUpAtDeadline(t *testing.T) {
 	if err := w.Enqueue(context.Background(), msgs("web", 0, 7)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "a retrying drain", func() bool { return w.Status().Retries >= 2 })
+	eventually.True(t, "a retrying drain", func() bool { return w.Status().Retries >= 2 })
 	if st := w.Status().State; st != drains.StateRetrying && st != drains.StateDown {
 		t.Fatalf("state %q while failing", st)
 	}
@@ -641,4 +633,52 @@ func TestWorkerTryEnqueue(t *testing.T) {
 	if r := stop(t, w); r.Delivered != 5 {
 		t.Fatalf("report %+v", r)
 	}
+}
+
+// TestWorkerLogsDrainOnce checks that every line the Worker logs names the
+// drain exactly once (its owner passes a logger without the key).
+func TestWorkerLogsDrainOnce(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	d := &memDrain{fail: func(attempt int, _ []sluice.Message) error {
+		if attempt == 1 {
+			return errors.New("refused")
+		}
+		return nil
+	}}
+	w := drains.NewWorker(drains.WorkerConfig{Name: "once", Drain: d, Logger: logger,
+		Options: drains.Options{Batch: 1}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	w.Start()
+	if err := w.Enqueue(context.Background(), msgs("a", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, "delivery after one failure", func() bool { return len(d.read()) == 1 })
+	stop(t, w)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("want the failure and the recovery logged, got %q", lines)
+	}
+	for _, l := range lines {
+		if n := strings.Count(l, "drain=once"); n != 1 {
+			t.Errorf("drain=once %d times in %q", n, l)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the Worker's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -2,9 +2,7 @@ package router
 
 import (
 	"context"
-	"errors"
 	"sync"
-	"time"
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/buffer"
@@ -63,12 +61,12 @@ func (r *Router) publish(ctx context.Context, batch []sluice.Message) error {
 	return nil
 }
 
-// TryPublish accepts the whole batch or, when a policy=block drain that
-// wants some of its apps lacks room for them, nothing, returning
-// sluice.ErrBackpressure. Each blocking drain takes its share atomically
-// (TryEnqueue); only when a second blocking drain filled up in the instant
-// after the first accepted does TryPublish wait, a bounded time, rather
-// than accept half a batch.
+// TryPublish accepts the whole batch or nothing, and never waits for
+// room. When a policy=block drain that wants some of its apps lacks room
+// for them (or is stopping), it returns sluice.ErrBackpressure (or
+// sluice.ErrClosed) and no ring and no drain has taken any of it: the
+// blocking drains reserve their shares together (drains.TryEnqueueAll),
+// before the rings and the policy=drop drains take theirs.
 func (r *Router) TryPublish(batch []sluice.Message) error {
 	if len(batch) == 0 {
 		return nil
@@ -78,25 +76,8 @@ func (r *Router) TryPublish(batch []sluice.Message) error {
 	if r.closed {
 		return sluice.ErrClosed
 	}
-	for _, w := range r.blocking {
-		if n, size := w.Need(batch); n > 0 && !w.HasRoom(n, size) {
-			return sluice.ErrBackpressure
-		}
-	}
-	for i, w := range r.blocking {
-		err := w.TryEnqueue(batch)
-		if err == nil {
-			continue
-		}
-		if i == 0 || !errors.Is(err, sluice.ErrBackpressure) {
-			return err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), raceWait)
-		err = w.Enqueue(ctx, batch)
-		cancel()
-		if err != nil {
-			return err
-		}
+	if err := drains.TryEnqueueAll(r.blocking, batch); err != nil {
+		return err
 	}
 	r.store.Append(batch)
 	for _, w := range r.dropping {
@@ -104,9 +85,6 @@ func (r *Router) TryPublish(batch []sluice.Message) error {
 	}
 	return nil
 }
-
-// raceWait bounds how long TryPublish waits for a second blocking drain.
-const raceWait = 5 * time.Second
 
 // Close makes every later Publish fail with sluice.ErrClosed and waits for
 // the publishes in progress to finish.

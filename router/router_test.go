@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/buffer"
+	"github.com/sluice-logs/sluice/drains"
 )
 
 func batchOf(n, apps int) []sluice.Message {
@@ -83,5 +86,102 @@ func BenchmarkPublish(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// nopDrain accepts every batch.
+type nopDrain struct{}
+
+func (nopDrain) Send(context.Context, []sluice.Message) error { return nil }
+func (nopDrain) Check(context.Context) error                  { return nil }
+func (nopDrain) Close(context.Context) error                  { return nil }
+
+// blockingWorker is a policy=block worker that is never started, so its
+// queue only fills: room never comes back.
+func blockingWorker(t *testing.T, name string, queue int) *drains.Worker {
+	t.Helper()
+	w := drains.NewWorker(drains.WorkerConfig{Name: name, Drain: nopDrain{},
+		Options: drains.Options{Policy: drains.PolicyBlock, Queue: queue, Batch: 1}})
+	t.Cleanup(func() { w.Stop(context.Background()) })
+	return w
+}
+
+// TestTryPublishTwoBlockingDrains checks that TryPublish is all or
+// nothing across two policy=block drains: a batch is in both drains and
+// the ring, or in none of them, and TryPublish never waits.
+func TestTryPublishTwoBlockingDrains(t *testing.T) {
+	t.Run("second full", func(t *testing.T) {
+		store := buffer.New(buffer.Config{}, nil)
+		defer store.Close()
+		a, b := blockingWorker(t, "a", 100), blockingWorker(t, "b", 5)
+		r := New(store, []*drains.Worker{a, b})
+		if err := r.TryPublish(batchOf(5, 1)); err != nil {
+			t.Fatalf("first batch: %v", err)
+		}
+		start := time.Now()
+		if err := r.TryPublish(batchOf(1, 1)); !errors.Is(err, sluice.ErrBackpressure) {
+			t.Fatalf("TryPublish with the second drain full = %v, want ErrBackpressure", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("TryPublish waited %s", d)
+		}
+		if got := a.Status().Received; got != 5 {
+			t.Fatalf("first drain received %d, want 5 (nothing of the refused batch)", got)
+		}
+		if got := store.Stats().Lines; got != 5 {
+			t.Fatalf("%d lines in the rings, want 5", got)
+		}
+	})
+	t.Run("second stopping", func(t *testing.T) {
+		store := buffer.New(buffer.Config{}, nil)
+		defer store.Close()
+		a, b := blockingWorker(t, "a", 100), blockingWorker(t, "b", 100)
+		r := New(store, []*drains.Worker{a, b})
+		b.Stop(context.Background())
+		if err := r.TryPublish(batchOf(3, 1)); !errors.Is(err, sluice.ErrClosed) {
+			t.Fatalf("TryPublish with the second drain stopped = %v, want ErrClosed", err)
+		}
+		if got := a.Status().Received; got != 0 {
+			t.Fatalf("first drain received %d, want 0", got)
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		// Many callers race for the last room in both drains: every
+		// batch must land in both or in neither.
+		store := buffer.New(buffer.Config{}, nil)
+		defer store.Close()
+		a, b := blockingWorker(t, "a", 60), blockingWorker(t, "b", 60)
+		r := New(store, []*drains.Worker{a, b})
+		var wg sync.WaitGroup
+		var ok atomic.Int64
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				batch := batchOf(3, 2)
+				for i := 0; i < 20; i++ {
+					switch err := r.TryPublish(batch); {
+					case err == nil:
+						ok.Add(1)
+					case !errors.Is(err, sluice.ErrBackpressure):
+						t.Errorf("TryPublish: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		want := uint64(3 * ok.Load())
+		if want != 60 {
+			t.Fatalf("%d messages accepted, want 60 (both queues exactly full)", want)
+		}
+		for _, w := range []*drains.Worker{a, b} {
+			if got := w.Status().Received; got != want {
+				t.Fatalf("drain %s received %d, want %d", w.Name(), got, want)
+			}
+		}
+		if got := uint64(store.Stats().Lines); got != want {
+			t.Fatalf("%d lines in the rings, want %d", got, want)
+		}
 	})
 }

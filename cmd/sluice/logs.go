@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/drains/retryafter"
 
 	"github.com/sluice-logs/sluice/version"
 )
@@ -385,19 +386,6 @@ func (e *httpError) retryable() bool {
 	return e.code >= 500 || e.code == http.StatusRequestTimeout || e.code == http.StatusTooManyRequests
 }
 
-func parseRetryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
-}
-
 // output writes lines to stdout through a buffer, coloured or not.
 type output struct {
 	w     *bufio.Writer
@@ -435,4 +423,10 @@ func (e *writeError) Unwrap() error { return e.err }
 func isWriteError(err error) bool {
 	var we *writeError
 	return errors.As(err, &we)
+}
+
+// parseRetryAfter reads the router's Retry-After (0 when absent or bad).
+func parseRetryAfter(v string) time.Duration {
+	d, _ := retryafter.Parse(v, time.Now())
+	return d
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/sluice-logs/sluice/internal/eventually"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -273,8 +274,8 @@ func TestTailReconnect(t *testing.T) {
 			f := newFakeRouter(t, tt.handlers...)
 			r := start(t, f.srv.URL, []string{"logs", "-a", "web", "-t", "-p", "web"}, nil, nil)
 			last := tt.want[len(tt.want)-1]
-			waitFor(t, "the last line", r.hasOutput(last))
-			waitFor(t, "the reconnect notice", r.hasStderr("sluice: reconnected"))
+			eventually.True(t, "the last line", r.hasOutput(last))
+			eventually.True(t, "the reconnect notice", r.hasStderr("sluice: reconnected"))
 			r.cancel()
 			if code := r.wait(t); code != exitOK {
 				t.Fatalf("exit %d after cancel, want 0", code)
@@ -306,11 +307,11 @@ func TestTailRouterRestart(t *testing.T) {
 	srv := httptest.NewServer(serve(lines(1, 3), endHold))
 	addr := srv.Listener.Addr().String()
 	r := start(t, srv.URL, []string{"logs", "-a", "web", "--tail"}, nil, nil)
-	waitFor(t, "the first lines", r.hasOutput(logLine(3)))
+	eventually.True(t, "the first lines", r.hasOutput(logLine(3)))
 
 	srv.CloseClientConnections()
 	srv.Close()
-	waitFor(t, "the loss notice", r.hasStderr("connection lost"))
+	eventually.True(t, "the loss notice", r.hasStderr("connection lost"))
 
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -322,7 +323,7 @@ func TestTailRouterRestart(t *testing.T) {
 	srv2.Start()
 	defer srv2.Close()
 
-	waitFor(t, "lines of the new router", r.hasOutput(logLine(5)))
+	eventually.True(t, "lines of the new router", r.hasOutput(logLine(5)))
 	r.cancel()
 	if code := r.wait(t); code != exitOK {
 		t.Fatalf("exit %d, want 0", code)
@@ -409,7 +410,7 @@ func TestCancelExits0(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			url, ready := tt.setup(t)
 			r := start(t, url, []string{"logs", "-a", "web", "--tail"}, nil, nil)
-			waitFor(t, "the tail to be under way", func() bool { return ready(r) })
+			eventually.True(t, "the tail to be under way", func() bool { return ready(r) })
 			r.cancel()
 			if code := r.wait(t); code != exitOK {
 				t.Fatalf("exit %d, want 0; stderr: %s", code, r.stderr.String())

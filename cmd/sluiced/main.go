@@ -17,6 +17,8 @@ import (
 
 	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/daemon"
+	"github.com/sluice-logs/sluice/drains"
+	"github.com/sluice-logs/sluice/drains/open"
 	"github.com/sluice-logs/sluice/version"
 )
 
@@ -122,6 +124,13 @@ Configuration is read from the environment only:
 			def = "(unset)"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, def, v.Help)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nDrain URLs (%s) take these query parameters:\n\n", strings.Join(open.Schemes(), ", "))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PARAMETER\tDEFAULT\tMEANING")
+	for _, o := range drains.OptionDocs() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", o.Name, o.Default, o.Help)
 	}
 	tw.Flush()
 }

@@ -45,7 +45,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("SendDelivers", func(t *testing.T) { testSendDelivers(t, h, run+"a") })
 	t.Run("SendDoesNotKeepBatch", func(t *testing.T) { testNoRetain(t, h, run+"b") })
 	t.Run("OrderPerApp", func(t *testing.T) { testOrder(t, h, run+"c") })
-	t.Run("CloseReturnsPromptlyTwice", func(t *testing.T) { testClose(t, h, run+"d") })
+	t.Run("CloseReturnsPromptlyTwiceAndIsFinal", func(t *testing.T) { testClose(t, h, run+"d") })
 	t.Run("SendCancelledContext", func(t *testing.T) { testCancelled(t, h, run+"e") })
 	t.Run("WorkerStopFlushes", func(t *testing.T) { testWorker(t, h, run+"f") })
 }
@@ -225,6 +225,12 @@ func testClose(t *testing.T, h Harness, tag string) {
 			t.Fatalf("Close #%d did not return after its context ended", i)
 		}
 		cancel()
+	}
+	// A closed drain is closed for good: retrying cannot help.
+	ctx, cancel := context.WithTimeout(context.Background(), promptTimeout)
+	defer cancel()
+	if err := d.Send(ctx, Messages(tag, appsOf(tag, 1), 1)); !drains.IsPermanent(err) {
+		t.Errorf("Send after Close = %v, want a permanent error (drains.ErrClosed)", err)
 	}
 }
 

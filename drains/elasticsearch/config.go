@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/config"
 )
 
 // Bulk actions (the op parameter).
@@ -95,9 +96,9 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 				bad("op %q: want index or create", v)
 			}
 		case "tls":
-			on, err := strconv.ParseBool(v)
+			on, err := config.ParseBool(v)
 			if err != nil {
-				bad("tls %q: want 1 or 0", v)
+				bad("tls %q: %v", v, err)
 			}
 			if on {
 				scheme = "https"

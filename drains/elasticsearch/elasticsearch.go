@@ -20,13 +20,14 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/drains"
+	"github.com/sluice-logs/sluice/drains/retryafter"
 )
 
 // maxErrorBody bounds how much of a failed response's body is read for its
 // reason.
 const maxErrorBody = 64 << 10
 
-var errClosed = fmt.Errorf("%w: elasticsearch drain closed", drains.ErrPermanent)
+var errClosed = fmt.Errorf("elasticsearch: %w", drains.ErrClosed)
 
 // Drain delivers batches to an Elasticsearch cluster with the bulk API. See
 // the package doc.
@@ -83,7 +84,7 @@ func New(cfg Config, opts drains.Options, logger *slog.Logger) (*Drain, error) {
 		where: where,
 		index: index,
 		hc:    hc,
-		log:   logger.With("drain", "elasticsearch", "url", where),
+		log:   logger.With("url", where),
 	}
 	d.action = append(d.action, `{"`...)
 	d.action = append(d.action, cfg.Op...)
@@ -256,7 +257,7 @@ func (d *Drain) requestError(res *esapi.Response) error {
 	if !retryableStatus(res.StatusCode) {
 		return fmt.Errorf("%w: %w", drains.ErrPermanent, err)
 	}
-	if after, ok := retryAfter(res.Header.Get("Retry-After"), time.Now()); ok {
+	if after, ok := retryafter.Parse(res.Header.Get("Retry-After"), time.Now()); ok {
 		return &drains.RetryAfter{After: after, Err: err}
 	}
 	return err
@@ -294,26 +295,6 @@ func statusReason(status int, body []byte) string {
 // 408, 429 and 5xx.
 func retryableStatus(status int) bool {
 	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-		return 0, true
-	}
-	return 0, false
 }
 
 // Check pings the cluster (HEAD /). A 403 counts as reachable: the

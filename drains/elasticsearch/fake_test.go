@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-logs/sluice/internal/eventually"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -452,13 +453,13 @@ func TestWorkerAccounting(t *testing.T) {
 	}
 	// Wait until the worker has failed against the dead address, then
 	// bring the server up there.
-	waitFor(t, "a failed attempt", func() bool { return w.Status().LastError != "" })
+	eventually.True(t, "a failed attempt", func() bool { return w.Status().LastError != "" })
 	if s := w.Status(); !s.Balanced() || s.Delivered != 0 {
 		t.Fatalf("status while down %+v: want balanced, nothing delivered", s)
 	}
 	f.push(cannedResponse{429, http.Header{"Retry-After": {"1"}}, `{"error":{"type":"es_rejected_execution_exception","reason":"busy"},"status":429}`})
 	var ln net.Listener
-	waitFor(t, "the port to be free again", func() bool {
+	eventually.True(t, "the port to be free again", func() bool {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		return err == nil
@@ -467,7 +468,7 @@ func TestWorkerAccounting(t *testing.T) {
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 
-	waitFor(t, "everything settled", func() bool {
+	eventually.True(t, "everything settled", func() bool {
 		s := w.Status()
 		if !s.Balanced() {
 			t.Fatalf("accounting broken: %+v", s)
@@ -493,19 +494,5 @@ func TestWorkerAccounting(t *testing.T) {
 		if want == 1 && f.indexes[text] != "logs-web" {
 			t.Errorf("%q in index %q, want logs-web", text, f.indexes[text])
 		}
-	}
-}
-
-// waitFor polls cond until it holds, failing t after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
 	}
 }

@@ -22,7 +22,9 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/sluice-logs/sluice"
+	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/drains"
+	"github.com/sluice-logs/sluice/drains/retryafter"
 )
 
 // Format is the body format of the POSTs.
@@ -105,9 +107,9 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 		}
 	}
 	if v, ok := one("gzip"); ok {
-		b, err := strconv.ParseBool(v)
+		b, err := config.ParseBool(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("gzip=%q: want 1 or 0", v))
+			errs = append(errs, fmt.Errorf("gzip=%q: %w", v, err))
 		}
 		c.Gzip = b
 	}
@@ -270,15 +272,13 @@ func New(cfg Config, opts drains.Options, logger *slog.Logger) (*Drain, error) {
 	return d, nil
 }
 
-var errClosed = errors.New("drain closed")
-
 // Send posts batch as one request. See drains.Drain.
 func (d *Drain) Send(ctx context.Context, batch []sluice.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("post to %s: %w", d.cfg.Redacted, err)
 	}
 	if d.closed {
-		return fmt.Errorf("post to %s: %w", d.cfg.Redacted, errClosed)
+		return fmt.Errorf("post to %s: %w", d.cfg.Redacted, drains.ErrClosed)
 	}
 	d.reap()
 	id, ok := drains.BatchID(ctx)
@@ -383,34 +383,13 @@ func (d *Drain) outcome(r result) error {
 	}
 	switch {
 	case r.status == http.StatusRequestTimeout, r.status == http.StatusTooManyRequests, r.status >= 500:
-		if after, ok := parseRetryAfter(r.retryAfter, time.Now()); ok {
+		if after, ok := retryafter.Parse(r.retryAfter, time.Now()); ok {
 			return &drains.RetryAfter{After: after, Err: err}
 		}
 		return err
 	default:
 		return fmt.Errorf("%w: %w", drains.ErrPermanent, err)
 	}
-}
-
-// parseRetryAfter reads a Retry-After value: seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		if n > 86400 {
-			n = 86400
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // Check dials the endpoint (and completes the TLS handshake for https).

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/sluice-logs/sluice/internal/eventually"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -79,19 +80,6 @@ func texts(ms []sluice.Message) string {
 		b.WriteString(m.Text)
 	}
 	return b.String()
-}
-
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 func stop(t testing.TB, w *drains.Worker) drains.Report {
@@ -328,7 +316,7 @@ func TestWorkerRetriesKeepFrameID(t *testing.T) {
 	if err := w.Enqueue(context.Background(), msgs("web", 0, 5)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "delivery after two failures", func() bool { return w.Status().Delivered == 5 })
+	eventually.True(t, "delivery after two failures", func() bool { return w.Status().Delivered == 5 })
 	if time.Since(start) < time.Second {
 		t.Fatal("Retry-After: 1 was not honoured")
 	}
@@ -364,7 +352,7 @@ func TestWorkerPermanentCounted(t *testing.T) {
 	if err := w.Enqueue(context.Background(), msgs("web", 0, 4)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the refused batch", func() bool { return w.Status().Dropped[drains.ReasonPermanent] == 4 })
+	eventually.True(t, "the refused batch", func() bool { return w.Status().Dropped[drains.ReasonPermanent] == 4 })
 	if err := w.Enqueue(context.Background(), msgs("web", 4, 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -391,14 +379,14 @@ func TestWorkerEndpointDownThenUp(t *testing.T) {
 	if err := w.Enqueue(context.Background(), msgs("web", 0, 30)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "failing attempts", func() bool { return w.Status().Retries >= 2 })
+	eventually.True(t, "failing attempts", func() bool { return w.Status().Retries >= 2 })
 	st := w.Status()
 	if st.State == drains.StateUp || st.LastError == "" || strings.Contains(st.LastError, "pw") {
 		t.Fatalf("status while down: %+v", st)
 	}
 	s := &sink{t: t}
 	startOn(t, s, addr)
-	waitUntil(t, "delivery once up", func() bool { return w.Status().Delivered == 30 })
+	eventually.True(t, "delivery once up", func() bool { return w.Status().Delivered == 30 })
 	if got, want := texts(s.delivered()), texts(msgs("web", 0, 30)); got != want {
 		t.Fatalf("delivered %s, want %s", got, want)
 	}
@@ -421,12 +409,12 @@ func TestWorkerEndpointDiesAndReturns(t *testing.T) {
 	if err := w.Enqueue(ctx, msgs("web", 0, 10)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "first deliveries", func() bool { return w.Status().Delivered == 10 })
+	eventually.True(t, "first deliveries", func() bool { return w.Status().Delivered == 10 })
 	s1.srv.Close()
 
 	done := make(chan error, 1)
 	go func() { done <- w.Enqueue(ctx, msgs("web", 10, 60)) }() // blocks once 20 are queued
-	waitUntil(t, "failures while down", func() bool { return w.Status().Retries >= 1 })
+	eventually.True(t, "failures while down", func() bool { return w.Status().Retries >= 1 })
 	if s := w.Status(); !s.Balanced() {
 		t.Fatalf("accounting while down: %+v", s)
 	}

@@ -113,6 +113,9 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 		if len(vs) > 0 {
 			v = vs[len(vs)-1]
 		}
+		if len(vs) > 1 {
+			bad("%s %q: given more than once", k, strings.Join(vs, ","))
+		}
 		switch k {
 		case "format":
 			switch v {
@@ -134,9 +137,9 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 				c.Acks = v
 			}
 		case "tls":
-			on, err := strconv.ParseBool(v)
+			on, err := config.ParseBool(v)
 			if err != nil {
-				bad("tls %q: want true or false", v)
+				bad("tls %q: %v", v, err)
 			}
 			c.TLS = on
 		case "max_bytes":

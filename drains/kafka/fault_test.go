@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-logs/sluice/internal/eventually"
 	"net"
 	"strconv"
 	"strings"
@@ -335,9 +336,9 @@ func TestBrokerRestartThroughWorker(t *testing.T) {
 		produced <- nil
 	}()
 
-	waitFor(t, "some deliveries", func() bool { return w.Status().Delivered >= 500 })
+	eventually.True(t, "some deliveries", func() bool { return w.Status().Delivered >= 500 })
 	c1.Close()
-	waitFor(t, "the worker to notice the broker is gone", func() bool { return w.Status().Retries > 0 })
+	eventually.True(t, "the worker to notice the broker is gone", func() bool { return w.Status().Retries > 0 })
 	// Not checked here: Status().Balanced() while an Enqueue is blocked
 	// (drains.Worker counts a message as received before it waits for
 	// room; reported to the lead). It is checked after Stop below.
@@ -381,19 +382,6 @@ func TestBrokerRestartThroughWorker(t *testing.T) {
 		t.Fatalf("%d distinct messages in the topic, want %d", len(seen), n)
 	}
 	t.Logf("%d records for %d messages (%d duplicates), %d retries", len(recs), n, len(recs)-n, w.Status().Retries)
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 // TestSplitRequests: a partition's messages beyond max_bytes go in several

@@ -29,7 +29,7 @@ const metadataRefresh = 10 * time.Second
 const metadataAttempts = 6
 
 // errClosed is returned by Send after Close.
-var errClosed = fmt.Errorf("%w: kafka drain closed", drains.ErrPermanent)
+var errClosed = fmt.Errorf("kafka: %w", drains.ErrClosed)
 
 // Drain writes batches to one Kafka topic. See the package documentation.
 type Drain struct {

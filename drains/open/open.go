@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/sluice-logs/sluice/drains"
@@ -19,6 +20,91 @@ const (
 	KindKafka         = "kafka"
 	KindElasticsearch = "elasticsearch"
 )
+
+// kinds is the table of drain kinds: adding a kind is adding a row (see
+// the package documentation).
+var kinds = []kind{
+	row(KindHTTP, []string{"http", "https"}, httpdrain.ParseURL,
+		func(spec Spec, c httpdrain.Config, log *slog.Logger) (drains.Drain, error) {
+			if c.Token == "" {
+				c.Token = spec.Name // Logplex-Drain-Token defaults to the drain's name
+			}
+			return httpdrain.New(c, spec.Options, log)
+		}, drains.Options{}),
+	row(KindKafka, []string{"kafka"}, kafka.ParseURL,
+		func(spec Spec, c kafka.Config, log *slog.Logger) (drains.Drain, error) {
+			return kafka.New(c, spec.Options, log)
+		},
+		// A produce request per partition is amortised over the batch: a
+		// larger default batch brings the drain to the bare producer's
+		// rate (benchmarks/RESULTS.md).
+		drains.Options{Batch: kafka.DefaultBatch}),
+	row(KindElasticsearch, []string{"elasticsearch"}, elasticsearch.ParseURL,
+		func(spec Spec, c elasticsearch.Config, log *slog.Logger) (drains.Drain, error) {
+			return elasticsearch.New(c, spec.Options, log)
+		}, drains.Options{}),
+}
+
+// kind is one row of the table.
+type kind struct {
+	name    string   // Spec.Kind
+	schemes []string // lower case URL schemes that pick it
+	// check validates the URL and the kind's own parameters (rest: what
+	// drains.ParseOptions left) without dialing.
+	check func(u *url.URL, rest url.Values) error
+	// build parses the same and creates the Drain, without dialing.
+	build func(spec Spec, log *slog.Logger) (drains.Drain, error)
+	// defaults holds the kind's own defaults of the common options; its
+	// non-zero fields replace drains.DefaultOptions where the URL leaves
+	// the option out. Only Batch is honoured today.
+	defaults drains.Options
+}
+
+// row makes a table row from a kind's package functions: parse reads the
+// URL into the kind's Config, build makes the Drain from it.
+func row[C any](name string, schemes []string, parse func(*url.URL, url.Values) (C, error),
+	build func(Spec, C, *slog.Logger) (drains.Drain, error), defaults drains.Options) kind {
+	return kind{
+		name:    name,
+		schemes: schemes,
+		check: func(u *url.URL, rest url.Values) error {
+			_, err := parse(u, rest)
+			return err
+		},
+		build: func(spec Spec, log *slog.Logger) (drains.Drain, error) {
+			c, err := parse(spec.URL, spec.Rest)
+			if err != nil {
+				return nil, err
+			}
+			return build(spec, c, log)
+		},
+		defaults: defaults,
+	}
+}
+
+func kindOf(scheme string) (kind, error) {
+	var names []string
+	for _, k := range kinds {
+		if slices.Contains(k.schemes, strings.ToLower(scheme)) {
+			return k, nil
+		}
+		names = append(names, k.schemes...)
+	}
+	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if scheme == "" {
+		return kind{}, fmt.Errorf("missing scheme: want %s", want)
+	}
+	return kind{}, fmt.Errorf("unknown scheme %q: want %s", scheme, want)
+}
+
+// Schemes returns every URL scheme a drain may use, in table order.
+func Schemes() []string {
+	var s []string
+	for _, k := range kinds {
+		s = append(s, k.schemes...)
+	}
+	return s
+}
 
 // Spec is a validated drain URL.
 type Spec struct {
@@ -57,20 +143,10 @@ func Parse(name, raw string) (Spec, error) {
 			delete(rest, n)
 		}
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https":
-		s.Kind = KindHTTP
-	case "kafka":
-		s.Kind = KindKafka
-	case "elasticsearch":
-		s.Kind = KindElasticsearch
-	case "":
-		err = errors.New("missing scheme: want http, https, kafka or elasticsearch")
-	default:
-		err = fmt.Errorf("unknown scheme %q: want http, https, kafka or elasticsearch", u.Scheme)
-	}
-	if s.Kind != "" {
-		_, err = build(s, rest, nil, true)
+	k, err := kindOf(u.Scheme)
+	if err == nil {
+		s.Kind = k.name
+		err = k.check(u, rest)
 	}
 	if err != nil {
 		errs = append(errs, err)
@@ -78,30 +154,21 @@ func Parse(name, raw string) (Spec, error) {
 	if err := errors.Join(errs...); err != nil {
 		return fail(s.Redacted, err)
 	}
-	// Kafka amortises a produce request per partition over the batch: a
-	// larger default batch brings the drain to the bare producer's rate
-	// (benchmarks/RESULTS.md). An explicit batch= wins.
-	if s.Kind == KindKafka && !u.Query().Has("batch") {
-		s.Options.Batch = min(kafka.DefaultBatch, s.Options.Queue)
+	// The kind's own defaults; an explicit parameter wins.
+	if k.defaults.Batch > 0 && !u.Query().Has("batch") {
+		s.Options.Batch = min(k.defaults.Batch, s.Options.Queue)
 	}
 	return s, nil
 }
 
 // New builds spec's Drain and a Worker around it. cfg supplies the
 // Logger, Metrics and Notify (and, if set, backoff bounds); Name, Kind,
-// URL, Drain and Options come from spec. The Worker is not started.
+// URL, Drain and Options come from spec. The Worker is not started; it
+// adds drain=NAME to cfg.Logger itself.
 func New(spec Spec, cfg drains.WorkerConfig) (*drains.Worker, error) {
-	if spec.URL == nil {
-		return nil, errors.New("open drain: empty spec (use Parse)")
-	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	logger = logger.With("drain", spec.Name)
-	d, err := build(spec, spec.Rest, logger, false)
+	d, err := NewDrain(spec, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("DRAIN_%s %s: %w", strings.ToUpper(spec.Name), spec.Redacted, err)
+		return nil, err
 	}
 	cfg.Name = spec.Name
 	cfg.Kind = spec.Kind
@@ -111,37 +178,9 @@ func New(spec Spec, cfg drains.WorkerConfig) (*drains.Worker, error) {
 	return drains.NewWorker(cfg), nil
 }
 
-// build parses the kind's parameters and, unless checkOnly, creates the
-// Drain (no dialing).
-func build(spec Spec, rest url.Values, logger *slog.Logger, checkOnly bool) (drains.Drain, error) {
-	switch spec.Kind {
-	case KindHTTP:
-		c, err := httpdrain.ParseURL(spec.URL, rest)
-		if err != nil || checkOnly {
-			return nil, err
-		}
-		if c.Token == "" {
-			c.Token = spec.Name
-		}
-		return httpdrain.New(c, spec.Options, logger)
-	case KindKafka:
-		c, err := kafka.ParseURL(spec.URL, rest)
-		if err != nil || checkOnly {
-			return nil, err
-		}
-		return kafka.New(c, spec.Options, logger)
-	case KindElasticsearch:
-		c, err := elasticsearch.ParseURL(spec.URL, rest)
-		if err != nil || checkOnly {
-			return nil, err
-		}
-		return elasticsearch.New(c, spec.Options, logger)
-	}
-	return nil, fmt.Errorf("unknown kind %q", spec.Kind)
-}
-
 // NewDrain builds spec's Drain alone, without a Worker, for one-off use
 // such as `sluiced check-drains`. It dials nothing; the caller closes it.
+// The Drain logs through logger with drain=NAME added.
 func NewDrain(spec Spec, logger *slog.Logger) (drains.Drain, error) {
 	if spec.URL == nil {
 		return nil, errors.New("open drain: empty spec (use Parse)")
@@ -149,9 +188,12 @@ func NewDrain(spec Spec, logger *slog.Logger) (drains.Drain, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d, err := build(spec, spec.Rest, logger.With("drain", spec.Name), false)
-	if err != nil {
-		return nil, fmt.Errorf("DRAIN_%s %s: %w", strings.ToUpper(spec.Name), spec.Redacted, err)
+	k, err := kindOf(spec.URL.Scheme)
+	if err == nil {
+		var d drains.Drain
+		if d, err = k.build(spec, logger.With("drain", spec.Name)); err == nil {
+			return d, nil
+		}
 	}
-	return d, nil
+	return nil, fmt.Errorf("DRAIN_%s %s: %w", strings.ToUpper(spec.Name), spec.Redacted, err)
 }

@@ -116,3 +116,39 @@ func TestNewOtherKinds(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestKindsAgree checks the rules every drain kind shares: booleans take
+// 1, 0, true or false; a parameter given twice is an error naming it.
+func TestKindsAgree(t *testing.T) {
+	kinds := []struct{ base, boolParam, own string }{
+		{"http://h/in", "gzip", "format=ndjson"},
+		{"kafka://b1:9092/logs", "tls", "format=json"},
+		{"elasticsearch://es:9200", "tls", "op=create"},
+	}
+	for _, k := range kinds {
+		for _, v := range []string{"1", "0", "true", "false", "TRUE", "False"} {
+			t.Run(k.base+" "+k.boolParam+"="+v, func(t *testing.T) {
+				if _, err := open.Parse("x", k.base+"?"+k.boolParam+"="+v); err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+			})
+		}
+		for _, v := range []string{"yes", "t", "on", ""} {
+			t.Run(k.base+" "+k.boolParam+"="+v, func(t *testing.T) {
+				_, err := open.Parse("x", k.base+"?"+k.boolParam+"="+v)
+				if err == nil || !strings.Contains(err.Error(), k.boolParam) || !strings.Contains(err.Error(), "want 1, 0, true or false") {
+					t.Fatalf("Parse = %v, want an error naming %s", err, k.boolParam)
+				}
+			})
+		}
+		for _, q := range []string{k.own + "&" + k.own, "batch=5&batch=6"} {
+			t.Run(k.base+" twice "+q, func(t *testing.T) {
+				want, _, _ := strings.Cut(q, "=")
+				_, err := open.Parse("x", k.base+"?"+q)
+				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "given more than once") {
+					t.Fatalf("Parse(%s) = %v, want an error naming %s given more than once", q, err, want)
+				}
+			})
+		}
+	}
+}
