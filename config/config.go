@@ -67,7 +67,7 @@ var Vars = []Var{
 	{"PPROF_ADDR", "", "When set (e.g. 127.0.0.1:6060), serve Go's net/http/pprof profiles there. Keep it on loopback."},
 	{"TOKENS", "", "Per-app tokens, token=app[:source],… When set, every ingest and read is authenticated."},
 	{"ADMIN_TOKEN", "", "A token that may read every app."},
-	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch); one variable per drain."},
+	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch, syslog, syslog+tls, udpsyslog); one variable per drain."},
 }
 
 // Load reads the configuration from environ (os.Environ() form). It

@@ -7,10 +7,12 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/elasticsearch"
 	"github.com/sluice-logs/sluice/drains/httpdrain"
 	"github.com/sluice-logs/sluice/drains/kafka"
+	"github.com/sluice-logs/sluice/drains/syslogdrain"
 )
 
 // Drain kinds, Spec.Kind and drains.Status.Kind.
@@ -18,12 +20,13 @@ const (
 	KindHTTP          = "http"
 	KindKafka         = "kafka"
 	KindElasticsearch = "elasticsearch"
+	KindSyslog        = "syslog" // syslog://, syslog+tls://, udpsyslog://
 )
 
 // Spec is a validated drain URL.
 type Spec struct {
 	Name     string // lower case, the NAME of DRAIN_<NAME>
-	Kind     string // KindHTTP, KindKafka or KindElasticsearch
+	Kind     string // KindHTTP, KindKafka, KindElasticsearch or KindSyslog
 	URL      *url.URL
 	Redacted string
 	Options  drains.Options
@@ -64,13 +67,15 @@ func Parse(name, raw string) (Spec, error) {
 		s.Kind = KindKafka
 	case "elasticsearch":
 		s.Kind = KindElasticsearch
+	case "syslog", "syslog+tls", "udpsyslog":
+		s.Kind = KindSyslog
 	case "":
-		err = errors.New("missing scheme: want http, https, kafka or elasticsearch")
+		err = errors.New("missing scheme: want http, https, kafka, elasticsearch, syslog, syslog+tls or udpsyslog")
 	default:
-		err = fmt.Errorf("unknown scheme %q: want http, https, kafka or elasticsearch", u.Scheme)
+		err = fmt.Errorf("unknown scheme %q: want http, https, kafka, elasticsearch, syslog, syslog+tls or udpsyslog", u.Scheme)
 	}
 	if s.Kind != "" {
-		_, err = build(s, rest, nil, true)
+		_, err = build(s, rest, nil, nil, true)
 	}
 	if err != nil {
 		errs = append(errs, err)
@@ -99,7 +104,7 @@ func New(spec Spec, cfg drains.WorkerConfig) (*drains.Worker, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("drain", spec.Name)
-	d, err := build(spec, spec.Rest, logger, false)
+	d, err := build(spec, spec.Rest, logger, cfg.Notify, false)
 	if err != nil {
 		return nil, fmt.Errorf("DRAIN_%s %s: %w", strings.ToUpper(spec.Name), spec.Redacted, err)
 	}
@@ -112,8 +117,9 @@ func New(spec Spec, cfg drains.WorkerConfig) (*drains.Worker, error) {
 }
 
 // build parses the kind's parameters and, unless checkOnly, creates the
-// Drain (no dialing).
-func build(spec Spec, rest url.Values, logger *slog.Logger, checkOnly bool) (drains.Drain, error) {
+// Drain (no dialing). notify (may be nil) puts a drain's in-band lines into
+// the app's stream (syslog+tls: L14).
+func build(spec Spec, rest url.Values, logger *slog.Logger, notify func(sluice.Message), checkOnly bool) (drains.Drain, error) {
 	switch spec.Kind {
 	case KindHTTP:
 		c, err := httpdrain.ParseURL(spec.URL, rest)
@@ -136,6 +142,13 @@ func build(spec Spec, rest url.Values, logger *slog.Logger, checkOnly bool) (dra
 			return nil, err
 		}
 		return elasticsearch.New(c, spec.Options, logger)
+	case KindSyslog:
+		c, err := syslogdrain.ParseURL(spec.URL, rest)
+		if err != nil || checkOnly {
+			return nil, err
+		}
+		c.Name, c.Notify = spec.Name, notify
+		return syslogdrain.New(c, spec.Options, logger)
 	}
 	return nil, fmt.Errorf("unknown kind %q", spec.Kind)
 }
@@ -149,7 +162,7 @@ func NewDrain(spec Spec, logger *slog.Logger) (drains.Drain, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d, err := build(spec, spec.Rest, logger.With("drain", spec.Name), false)
+	d, err := build(spec, spec.Rest, logger.With("drain", spec.Name), nil, false)
 	if err != nil {
 		return nil, fmt.Errorf("DRAIN_%s %s: %w", strings.ToUpper(spec.Name), spec.Redacted, err)
 	}
