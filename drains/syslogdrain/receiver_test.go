@@ -258,3 +258,5 @@ func send(t testing.TB, d drains.Drain, batch []sluice.Message) error {
 }
 
 var errNoRsyslog = errors.New("rsyslogd not found")
+
+func drainsIsPermanent(err error) bool { return drains.IsPermanent(err) }
