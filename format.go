@@ -61,6 +61,55 @@ func AppendRFC5424(dst []byte, m *Message) []byte {
 	return dst
 }
 
+// AppendLogplex appends m in the layout of Heroku's HTTPS drains
+// (logplex_http_drain): "<PRI>1 TIMESTAMP HOST SOURCE PROCID - MSG". There
+// is no STRUCTURED-DATA field: the "-" is the MSGID and everything after the
+// next space is the message, which is how lpx-based receivers read it.
+// APP-NAME is the source ("app", "router", "heroku"; "app" when empty), so
+// the app itself is not in the frame: Heroku's consumers know it from the
+// Logplex-Drain-Token header. Heroku writes the literal "host" as HOST;
+// pass that, or the drain token. The space before MSG is written even when
+// the message is empty, as Logplex does (an lpx reader needs it).
+func AppendLogplex(dst []byte, m *Message, host string) []byte {
+	dst = appendLogplexHeader(dst, m, host)
+	dst = append(dst, " - "...)
+	return append(dst, m.Text...)
+}
+
+// AppendLogplexSyslog appends m in the layout of Heroku's syslog drains
+// (logplex_syslog_utils:to_msg, used by the TCP, TLS and UDP drains):
+// "<PRI>1 TIMESTAMP TOKEN SOURCE PROCID - - MSG\n", with an empty MSGID and
+// STRUCTURED-DATA, and a newline added unless MSG ends with one. TOKEN is
+// the drain token Heroku puts in HOSTNAME (receivers such as Papertrail
+// show it as the system name).
+func AppendLogplexSyslog(dst []byte, m *Message, token string) []byte {
+	dst = appendLogplexHeader(dst, m, token)
+	dst = append(dst, " - - "...)
+	dst = append(dst, m.Text...)
+	if m.Text == "" || m.Text[len(m.Text)-1] != '\n' {
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// appendLogplexHeader appends "<PRI>1 TIMESTAMP HOST SOURCE PROCID".
+func appendLogplexHeader(dst []byte, m *Message, host string) []byte {
+	dst = append(dst, '<')
+	dst = strconv.AppendUint(dst, uint64(m.Facility)*8+uint64(m.Severity), 10)
+	dst = append(dst, ">1 "...)
+	dst = appendTime(dst, m.Time)
+	dst = append(dst, ' ')
+	dst = appendHeaderField(dst, host, 255)
+	dst = append(dst, ' ')
+	src := m.Source
+	if src == "" {
+		src = "app"
+	}
+	dst = appendHeaderField(dst, src, 48)
+	dst = append(dst, ' ')
+	return appendHeaderField(dst, m.Proc, 128)
+}
+
 // appendTime appends t in UTC in TimeLayout: byte for byte what
 // t.UTC().AppendFormat(dst, TimeLayout) appends, without interpreting the
 // layout on every call.

@@ -35,6 +35,46 @@ func TestAppendRFC5424(t *testing.T) {
 	}
 }
 
+func TestAppendLogplex(t *testing.T) {
+	ts := time.Date(2026, 11, 25, 20, 29, 46, 1000, time.UTC)
+	for _, c := range []struct {
+		name       string
+		m          Message
+		host       string
+		http, sysl string
+	}{
+		{"router line", Message{Time: ts, App: "web", Source: "router", Proc: "-", Facility: 1, Severity: 6, Text: "at=info method=GET"}, "host",
+			"<14>1 2026-11-25T20:29:46.000001+00:00 host router - - at=info method=GET",
+			"<14>1 2026-11-25T20:29:46.000001+00:00 host router - - - at=info method=GET\n"},
+		{"app line, no source", Message{Time: ts, App: "web", Proc: "web.1", Facility: 1, Severity: 6, Text: "hi"}, "d.1234",
+			"<14>1 2026-11-25T20:29:46.000001+00:00 d.1234 app web.1 - hi",
+			"<14>1 2026-11-25T20:29:46.000001+00:00 d.1234 app web.1 - - hi\n"},
+		{"empty message keeps the space", Message{Time: ts, Source: "heroku", Proc: "logplex", Facility: 23, Severity: 4}, "host",
+			"<188>1 2026-11-25T20:29:46.000001+00:00 host heroku logplex - ",
+			"<188>1 2026-11-25T20:29:46.000001+00:00 host heroku logplex - - \n"},
+		{"message ending in LF gets no second LF", Message{Time: ts, Source: "app", Proc: "web.1", Facility: 1, Severity: 6, Text: "a\nb\n"}, "host",
+			"<14>1 2026-11-25T20:29:46.000001+00:00 host app web.1 - a\nb\n",
+			"<14>1 2026-11-25T20:29:46.000001+00:00 host app web.1 - - a\nb\n"},
+		{"spaces in header fields", Message{Time: ts, Source: "my src", Facility: 1, Severity: 6, Text: "x"}, "",
+			"<14>1 2026-11-25T20:29:46.000001+00:00 - my_src - - x",
+			"<14>1 2026-11-25T20:29:46.000001+00:00 - my_src - - - x\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := string(AppendLogplex(nil, &c.m, c.host)); got != c.http {
+				t.Errorf("AppendLogplex = %q, want %q", got, c.http)
+			}
+			if got := string(AppendLogplexSyslog(nil, &c.m, c.host)); got != c.sysl {
+				t.Errorf("AppendLogplexSyslog = %q, want %q", got, c.sysl)
+			}
+		})
+	}
+	m := Message{Time: ts, Source: "app", Proc: "web.1", Text: "hello"}
+	buf := make([]byte, 0, 256)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendLogplex(buf[:0], &m, "host") }); n != 0 {
+		t.Errorf("AppendLogplex allocates %v times, want 0", n)
+	}
+}
+
 func TestDropNotice(t *testing.T) {
 	since := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 	want := "Error L10 (output buffer overflow): 42 messages dropped since 2026-11-25T20:00:00Z."

@@ -78,7 +78,7 @@ var Vars = []Var{
 	{"SYSLOG_UDP_RCVBUF", "8MiB", "Receive buffer (SO_RCVBUF) of the syslog UDP socket; the kernel may cap it (see net.core.rmem_max; sluiced logs the size it got)."},
 	{"TOKENS", "", "Per-app tokens, token=app[:source],… When set, every ingest and read is authenticated."},
 	{"ADMIN_TOKEN", "", "A token that may read every app."},
-	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch); one variable per drain."},
+	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch, syslog, syslog+tls, udpsyslog); one variable per drain."},
 }
 
 // Load reads the configuration from environ (os.Environ() form). It

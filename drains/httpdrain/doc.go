@@ -1,9 +1,12 @@
 // Package httpdrain owns the HTTP(S) drain: DRAIN_<NAME>=http(s)://… URLs,
-// delivered as one POST per batch, either Logplex-style (format=logplex, the
-// default: octet-counted RFC 5424 frames, Content-Type
+// delivered as one POST per batch of octet-counted frames (Content-Type
 // application/logplex-1, Logplex-Msg-Count / Logplex-Frame-Id /
 // Logplex-Drain-Token headers) or NDJSON (format=ndjson), optionally gzip
-// compressed (gzip=1), with basic auth from the URL's user info.
+// compressed (gzip=1), with basic auth from the URL's user info. The frames
+// are strict RFC 5424 with the app in APP-NAME by default (format=rfc5424,
+// what Sluice's own ingest reads), or Heroku's drain layout with
+// format=logplex (sluice.AppendLogplex: no STRUCTURED-DATA, the source in
+// APP-NAME, "host" as HOSTNAME), what lpx-based receivers read.
 //
 // Outcomes: 2xx delivered; 408, 429 and 5xx retryable (with
 // drains.RetryAfter from Retry-After); other statuses permanent

@@ -14,7 +14,11 @@ func (d *Drain) encode(dst []byte, batch []sluice.Message) []byte {
 		return dst
 	}
 	for i := range batch {
-		d.frame = sluice.AppendRFC5424(d.frame[:0], &batch[i])
+		if d.cfg.Format == FormatLogplex {
+			d.frame = sluice.AppendLogplex(d.frame[:0], &batch[i], logplexHost)
+		} else {
+			d.frame = sluice.AppendRFC5424(d.frame[:0], &batch[i])
+		}
 		dst = octet.AppendFrame(dst, d.frame)
 	}
 	if cap(d.frame) > 1<<20 {

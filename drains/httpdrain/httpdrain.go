@@ -31,18 +31,31 @@ import (
 type Format int
 
 const (
-	// FormatLogplex is octet-counted RFC 5424 frames (application/logplex-1).
-	FormatLogplex Format = iota
+	// FormatRFC5424 (the default, format=rfc5424) is octet-counted strict
+	// RFC 5424 frames (application/logplex-1) with the app in APP-NAME, so
+	// that one Sluice can feed another.
+	FormatRFC5424 Format = iota
+	// FormatLogplex (format=logplex) is Heroku's drain layout in the same
+	// framing: "<PRI>1 TIME host SOURCE PROC - MSG" (sluice.AppendLogplex),
+	// what lpx-based receivers read. The app is not in the frame; it is
+	// known from Logplex-Drain-Token, so such a drain is meant for one app.
+	FormatLogplex
 	// FormatNDJSON is one JSON object per line (application/x-ndjson).
 	FormatNDJSON
 )
 
 func (f Format) String() string {
-	if f == FormatNDJSON {
+	switch f {
+	case FormatNDJSON:
 		return "ndjson"
+	case FormatLogplex:
+		return "logplex"
 	}
-	return "logplex"
+	return "rfc5424"
 }
+
+// logplexHost is the HOSTNAME Heroku's HTTPS drains write (logplex_http_drain).
+const logplexHost = "host"
 
 // Config is a parsed http(s) drain URL.
 type Config struct {
@@ -98,12 +111,14 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 	}
 	if v, ok := one("format"); ok {
 		switch strings.ToLower(v) {
+		case "rfc5424":
+			c.Format = FormatRFC5424
 		case "logplex":
 			c.Format = FormatLogplex
 		case "ndjson":
 			c.Format = FormatNDJSON
 		default:
-			errs = append(errs, fmt.Errorf("format=%q: want logplex or ndjson", v))
+			errs = append(errs, fmt.Errorf("format=%q: want rfc5424, logplex or ndjson", v))
 		}
 	}
 	if v, ok := one("gzip"); ok {
@@ -261,6 +276,10 @@ func New(cfg Config, opts drains.Options, logger *slog.Logger) (*Drain, error) {
 		d.ctype = "application/x-ndjson"
 	default:
 		d.ctype = "application/logplex-1"
+	}
+	if cfg.Format == FormatLogplex && len(opts.Apps) != 1 {
+		logger.Warn("format=logplex frames do not name the app (Heroku's layout); receivers know it only from Logplex-Drain-Token: give the drain one app (apps=NAME)",
+			"url", cfg.Redacted, "drain_token", cfg.Token)
 	}
 	if cfg.Gzip {
 		gz, err := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)

@@ -114,6 +114,8 @@ func TestParseURL(t *testing.T) {
 		{raw: "https://u:p@h/logs?format=ndjson&gzip=1&drain_token=d.123&batch=5&api_key=k&apps=web",
 			reqURL: "https://h/logs?api_key=k", format: httpdrain.FormatNDJSON, gzip: true, token: "d.123", user: "u"},
 		{raw: "HTTP://h/x?gzip=false", reqURL: "http://h/x", gzip: false},
+		{raw: "http://h/?format=logplex", reqURL: "http://h/", format: httpdrain.FormatLogplex},
+		{raw: "http://h/?format=RFC5424", reqURL: "http://h/", format: httpdrain.FormatRFC5424},
 		{raw: "http://h?format=xml&gzip=maybe", wantErr: `format="xml"`},
 		{raw: "http://:80/", wantErr: "missing host"},
 		{raw: "ftp://h/", wantErr: "scheme"},

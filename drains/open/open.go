@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/elasticsearch"
 	"github.com/sluice-logs/sluice/drains/httpdrain"
 	"github.com/sluice-logs/sluice/drains/kafka"
+	"github.com/sluice-logs/sluice/drains/syslogdrain"
 )
 
 // Drain kinds, Spec.Kind and drains.Status.Kind.
@@ -19,20 +21,21 @@ const (
 	KindHTTP          = "http"
 	KindKafka         = "kafka"
 	KindElasticsearch = "elasticsearch"
+	KindSyslog        = "syslog" // syslog://, syslog+tls://, udpsyslog://
 )
 
 // kinds is the table of drain kinds: adding a kind is adding a row (see
 // the package documentation).
 var kinds = []kind{
 	row(KindHTTP, []string{"http", "https"}, httpdrain.ParseURL,
-		func(spec Spec, c httpdrain.Config, log *slog.Logger) (drains.Drain, error) {
+		func(spec Spec, c httpdrain.Config, log *slog.Logger, _ func(sluice.Message)) (drains.Drain, error) {
 			if c.Token == "" {
 				c.Token = spec.Name // Logplex-Drain-Token defaults to the drain's name
 			}
 			return httpdrain.New(c, spec.Options, log)
 		}, drains.Options{}),
 	row(KindKafka, []string{"kafka"}, kafka.ParseURL,
-		func(spec Spec, c kafka.Config, log *slog.Logger) (drains.Drain, error) {
+		func(spec Spec, c kafka.Config, log *slog.Logger, _ func(sluice.Message)) (drains.Drain, error) {
 			return kafka.New(c, spec.Options, log)
 		},
 		// A produce request per partition is amortised over the batch: a
@@ -40,8 +43,13 @@ var kinds = []kind{
 		// rate (benchmarks/RESULTS.md).
 		drains.Options{Batch: kafka.DefaultBatch}),
 	row(KindElasticsearch, []string{"elasticsearch"}, elasticsearch.ParseURL,
-		func(spec Spec, c elasticsearch.Config, log *slog.Logger) (drains.Drain, error) {
+		func(spec Spec, c elasticsearch.Config, log *slog.Logger, _ func(sluice.Message)) (drains.Drain, error) {
 			return elasticsearch.New(c, spec.Options, log)
+		}, drains.Options{}),
+	row(KindSyslog, []string{"syslog", "syslog+tls", "udpsyslog"}, syslogdrain.ParseURL,
+		func(spec Spec, c syslogdrain.Config, log *slog.Logger, notify func(sluice.Message)) (drains.Drain, error) {
+			c.Name, c.Notify = spec.Name, notify // L14 lines go into the app's stream
+			return syslogdrain.New(c, spec.Options, log)
 		}, drains.Options{}),
 }
 
@@ -53,7 +61,9 @@ type kind struct {
 	// drains.ParseOptions left) without dialing.
 	check func(u *url.URL, rest url.Values) error
 	// build parses the same and creates the Drain, without dialing.
-	build func(spec Spec, log *slog.Logger) (drains.Drain, error)
+	// notify (may be nil) puts a drain's in-band lines into the app's
+	// stream (syslog+tls: L14).
+	build func(spec Spec, log *slog.Logger, notify func(sluice.Message)) (drains.Drain, error)
 	// defaults holds the kind's own defaults of the common options; its
 	// non-zero fields replace drains.DefaultOptions where the URL leaves
 	// the option out. Only Batch is honoured today.
@@ -63,7 +73,7 @@ type kind struct {
 // row makes a table row from a kind's package functions: parse reads the
 // URL into the kind's Config, build makes the Drain from it.
 func row[C any](name string, schemes []string, parse func(*url.URL, url.Values) (C, error),
-	build func(Spec, C, *slog.Logger) (drains.Drain, error), defaults drains.Options) kind {
+	build func(Spec, C, *slog.Logger, func(sluice.Message)) (drains.Drain, error), defaults drains.Options) kind {
 	return kind{
 		name:    name,
 		schemes: schemes,
@@ -71,12 +81,12 @@ func row[C any](name string, schemes []string, parse func(*url.URL, url.Values) 
 			_, err := parse(u, rest)
 			return err
 		},
-		build: func(spec Spec, log *slog.Logger) (drains.Drain, error) {
+		build: func(spec Spec, log *slog.Logger, notify func(sluice.Message)) (drains.Drain, error) {
 			c, err := parse(spec.URL, spec.Rest)
 			if err != nil {
 				return nil, err
 			}
-			return build(spec, c, log)
+			return build(spec, c, log, notify)
 		},
 		defaults: defaults,
 	}
@@ -166,7 +176,7 @@ func Parse(name, raw string) (Spec, error) {
 // URL, Drain and Options come from spec. The Worker is not started; it
 // adds drain=NAME to cfg.Logger itself.
 func New(spec Spec, cfg drains.WorkerConfig) (*drains.Worker, error) {
-	d, err := NewDrain(spec, cfg.Logger)
+	d, err := newDrain(spec, cfg.Logger, cfg.Notify)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +192,10 @@ func New(spec Spec, cfg drains.WorkerConfig) (*drains.Worker, error) {
 // such as `sluiced check-drains`. It dials nothing; the caller closes it.
 // The Drain logs through logger with drain=NAME added.
 func NewDrain(spec Spec, logger *slog.Logger) (drains.Drain, error) {
+	return newDrain(spec, logger, nil)
+}
+
+func newDrain(spec Spec, logger *slog.Logger, notify func(sluice.Message)) (drains.Drain, error) {
 	if spec.URL == nil {
 		return nil, errors.New("open drain: empty spec (use Parse)")
 	}
@@ -191,7 +205,7 @@ func NewDrain(spec Spec, logger *slog.Logger) (drains.Drain, error) {
 	k, err := kindOf(spec.URL.Scheme)
 	if err == nil {
 		var d drains.Drain
-		if d, err = k.build(spec, logger.With("drain", spec.Name)); err == nil {
+		if d, err = k.build(spec, logger.With("drain", spec.Name), notify); err == nil {
 			return d, nil
 		}
 	}

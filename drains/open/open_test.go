@@ -26,7 +26,12 @@ func TestParse(t *testing.T) {
 		{name: "k", raw: "kafka://u:pw@b1:9092,b2:9092/logs?batch=100", kind: open.KindKafka},
 		{name: "es", raw: "elasticsearch://u:pw@es:9200?index=logs-{app}", kind: open.KindElasticsearch},
 		{name: "bad", raw: "https://u:pw@h/?policy=maybe&format=xml", errs: []string{"DRAIN_BAD", "u:xxxxx@h", `policy="maybe"`, `format="xml"`}},
-		{name: "scheme", raw: "syslog://u:pw@h:514", errs: []string{"DRAIN_SCHEME", "unknown scheme", "xxxxx"}},
+		{name: "sys", raw: "syslog://logs.example.com:514?format=logplex&drain_token=d.1", kind: open.KindSyslog},
+		{name: "systls", raw: "syslog+tls://logs.example.com:6514?apps=web", kind: open.KindSyslog},
+		{name: "sysudp", raw: "udpsyslog://127.0.0.1:514?max_datagram=1024", kind: open.KindSyslog},
+		{name: "syscred", raw: "syslog://u:pw@h:514", errs: []string{"DRAIN_SYSCRED", "no credentials", "xxxxx"}},
+		{name: "sysbad", raw: "syslog://h?insecure=1&format=json&x=1", errs: []string{"missing port", "insecure=1: only for syslog+tls", `format="json"`, `unknown parameter "x"`}},
+		{name: "scheme", raw: "gopher://u:pw@h:514", errs: []string{"DRAIN_SCHEME", "unknown scheme", "xxxxx"}},
 		{name: "noscheme", raw: "logs.example.com", errs: []string{"DRAIN_NOSCHEME", "missing scheme"}},
 		{name: "unparsable", raw: "http://u:pw@h:port:x/%zz", errs: []string{"DRAIN_UNPARSABLE", "not a URL"}},
 	}
