@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -455,19 +456,31 @@ func (r *ring) compact() {
 }
 
 // appendLine appends the line of the record at p, whose header is h,
-// formatted as a tail line.
+// formatted as a tail line. The stored bytes are the message as received;
+// they go through sluice.AppendDisplay here, on the way out, so that a line
+// read is exactly one line with no control characters (ingest pays nothing
+// for it, and only what is read is scanned).
 func (r *ring) appendLine(dst []byte, p uint64, h *header, st *stamper) []byte {
 	dst = st.append(dst, h.micros)
 	dst = append(dst, ' ')
-	start, end := p+hdrSize, p+h.size()
-	for start < end {
-		b := r.bytesAt(start)
-		k := min(len(b), int(end-start))
-		dst = append(dst, b[:k]...)
-		start += uint64(k)
+	start, n := p+hdrSize, int(h.line)-1 // without the '\n'
+	if b := r.bytesAt(start); len(b) >= n {
+		dst = sluice.AppendDisplay(dst, b[:n])
+	} else {
+		// The line spans chunks: escaping needs it in one piece (a
+		// character may be split between them).
+		st.scratch = slices.Grow(st.scratch[:0], n)[:n]
+		r.read(start, st.scratch)
+		dst = sluice.AppendDisplay(dst, st.scratch)
+		if cap(st.scratch) > maxScratch {
+			st.scratch = nil
+		}
 	}
-	return dst
+	return append(dst, '\n')
 }
+
+// maxScratch is the largest scratch buffer a reader keeps between lines.
+const maxScratch = 64 << 10
 
 // equalAt reports whether the stream holds s at position p.
 func (r *ring) equalAt(p uint64, s string) bool {

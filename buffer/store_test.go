@@ -43,6 +43,9 @@ func TestLineFormatMatchesAppendLine(t *testing.T) {
 		{Time: time.Time{}, Source: "app", Text: "zero time"},
 		{Time: time.Date(12000, 1, 1, 0, 0, 0, 1000, time.UTC), Source: "app", Text: "far future"},
 		{Time: time.Date(2026, 1, 1, 0, 0, 0, 999, time.UTC), Source: "app", Proc: "p", Text: "sub-µs"},
+		// Bytes that look like structure are shown, one message one line.
+		{Time: t0, Source: "app", Proc: "web.1", Text: "first part\n2026-12-02T00:00:00.000000+00:00 app[fake.1]: injected"},
+		{Time: t0, Source: "app", Proc: "web.1\r\n", Text: "\x1b]52;c;ZWNobyBwd25lZA==\a\x1b]0;title\x1b\\\x1b[2J\u009b\u202e\x7f\xff"},
 	}
 	for i, m := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -713,7 +716,10 @@ func TestLinesSpanningChunks(t *testing.T) {
 			for i, n := range []int{0, 1, 500, 1000, 1023, 1024, 1025, 2500, 7, 4000, 990, 3, 1100} {
 				batch := make([]sluice.Message, 1+i%3)
 				for j := range batch {
-					batch[j] = msg("a", fmt.Sprint("web.", j), strings.Repeat(string(rune('a'+i)), n+j))
+					// Escapes and multi-byte characters land on chunk
+					// boundaries somewhere among these lengths.
+					text := strings.Repeat(string(rune('a'+i))+"\n\u009b€", n/5+j)
+					batch[j] = msg("a", fmt.Sprint("web.", j), text)
 					m.put(batch[j])
 					want = append(want, line(batch[j]))
 				}
