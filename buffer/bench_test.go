@@ -133,7 +133,7 @@ func BenchmarkAppendSubscribers(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{}, subs)
 				for i := 0; i < subs; i++ {
-					sub := s.Subscribe(msgs[0].App, f)
+					sub := subscribe(b, s, msgs[0].App, Options{Filter: f})
 					go func() {
 						defer func() { done <- struct{}{} }()
 						defer sub.Close()
@@ -204,6 +204,37 @@ func BenchmarkRingMemory(b *testing.B) {
 				b.ReportMetric(float64(st.Apps), "apps_held")
 				runtime.KeepAlive(s)
 			}
+		})
+	}
+}
+
+// BenchmarkAppendStalledTails measures what tails that never read cost an
+// app's Append (issue 10: 1,000 stalled tails must cost it at most 10%).
+// One op is one message; compare tails=1000 with tails=0.
+func BenchmarkAppendStalledTails(b *testing.B) {
+	const batch = 64
+	for _, tails := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("tails=%d", tails), func(b *testing.B) {
+			msgs := benchMessages(1<<14, 1, batch, true)
+			s := New(Config{MaxTails: tails + 1, MaxTailsPerApp: tails + 1}, nil)
+			defer s.Close()
+			for i := 0; i < tails; i++ {
+				sub := subscribe(b, s, msgs[0].App, Options{})
+				defer sub.Close()
+			}
+			for i := 0; i < 1<<14; i += batch {
+				s.Append(msgs[i : i+batch])
+			}
+			b.SetBytes(int64(msgs[0].Size()))
+			b.ReportAllocs()
+			b.ResetTimer()
+			start, cpu0 := time.Now(), cpuTime()
+			for i := 0; i < b.N; i += batch {
+				k := i % len(msgs)
+				s.Append(msgs[k : k+batch])
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
 		})
 	}
 }

@@ -90,6 +90,10 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		BytesPerApp: cfg.BufferBytes,
 		MemoryLimit: cfg.MemoryLimit,
 		TailBuffer:  cfg.TailBuffer,
+
+		TailBufferBytes: cfg.TailBufferBytes,
+		MaxTails:        cfg.MaxTails,
+		MaxTailsPerApp:  cfg.MaxTailsPerApp,
 	}, reg)
 
 	dm := drains.NewMetrics(reg)
