@@ -1,11 +1,15 @@
 package daemon_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -284,4 +288,211 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestSIGTERMUnderHTTPLoad sends SIGTERM to the real sluiced binary while
+// retrying clients post logs. A drain that never answers keeps the
+// shutdown going for SHUTDOWN_TIMEOUT: all that time every request is
+// answered, 204 or 503 with Retry-After, and none is refused until the
+// daemon says it closes the HTTP listener. /healthz turns 503 and the
+// syslog listener closes at once.
+func TestSIGTERMUnderHTTPLoad(t *testing.T) {
+	bin := binaries(t)
+	hang := make(chan struct{})
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer sink.Close()
+	defer close(hang)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin+"/sluiced")
+	cmd.Env = []string{"PORT=0", "SYSLOG_TCP_ADDR=127.0.0.1:0", "SYSLOG_UDP_ADDR=", "SHUTDOWN_TIMEOUT=2s",
+		"DRAIN_STUCK=" + sink.URL + "/logs"}
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var (
+		mu      sync.Mutex
+		events  []map[string]any
+		changed = make(chan struct{}, 1)
+	)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var ev map[string]any
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			mu.Lock()
+			events = append(events, ev)
+			mu.Unlock()
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	event := func(msg string) map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range events {
+			if ev["msg"] == msg {
+				return ev
+			}
+		}
+		return nil
+	}
+	waitFor(t, func() bool { return event("sluiced listening") != nil })
+	ev := event("sluiced listening")
+	base := "http://" + strings.Replace(ev["http"].(string), "[::]", "127.0.0.1", 1)
+	tcpAddr := ev["syslog_tcp"].(string)
+
+	type outcome struct {
+		at     time.Time
+		status int
+		retry  string
+		err    error
+	}
+	var (
+		omu      sync.Mutex
+		outcomes []outcome
+		stopLoad = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	exited := make(chan error, 1)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20000; i++ {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				resp, err := client.Post(base+"/logs?app=load", "text/plain", strings.NewReader(fmt.Sprintf("line %d\n", i)))
+				o := outcome{at: time.Now(), err: err}
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					o.status, o.retry = resp.StatusCode, resp.Header.Get("Retry-After")
+				}
+				omu.Lock()
+				outcomes = append(outcomes, o)
+				omu.Unlock()
+				if err != nil || o.status == http.StatusServiceUnavailable {
+					// A retrying client: wait a little, as Retry-After
+					// says (shortened), then try again.
+					select {
+					case <-stopLoad:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}
+		}()
+	}
+	count := func(pred func(outcome) bool) int {
+		omu.Lock()
+		defer omu.Unlock()
+		n := 0
+		for _, o := range outcomes {
+			if pred(o) {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, func() bool { return count(func(o outcome) bool { return o.status == 204 }) >= 50 })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go func() { exited <- cmd.Wait() }()
+	waitFor(t, func() bool { return event("shutting down") != nil })
+
+	// The syslog listener closes at once, while HTTP still answers.
+	waitFor(t, func() bool {
+		c, err := net.DialTimeout("tcp", tcpAddr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	resp, err := client.Get(base + "/healthz")
+	if err != nil {
+		t.Fatalf("healthz during shutdown: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("healthz during shutdown: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("sluiced exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sluiced did not exit")
+	}
+	close(stopLoad)
+	wg.Wait()
+
+	closing := event("closing the HTTP listener")
+	if closing == nil {
+		t.Fatal("no \"closing the HTTP listener\" event")
+	}
+	closedAt, err := time.Parse(time.RFC3339Nano, closing["time"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok, unavailable, refusedLate int
+	omu.Lock()
+	defer omu.Unlock()
+	for _, o := range outcomes {
+		switch {
+		case o.err != nil && !o.at.Before(closedAt):
+			refusedLate++ // the port is closing or closed: expected
+		case o.err != nil:
+			t.Errorf("request failed while the port was open (%s before it closed): %v", closedAt.Sub(o.at), o.err)
+		case o.status == http.StatusNoContent:
+			ok++
+		case o.status == http.StatusServiceUnavailable && o.retry != "":
+			unavailable++
+		default:
+			t.Errorf("status %d (Retry-After %q)", o.status, o.retry)
+		}
+	}
+	if unavailable == 0 {
+		t.Fatalf("no 503 seen during the shutdown (%d accepted, %d after close)", ok, refusedLate)
+	}
+	t.Logf("%d accepted, %d answered 503 during the shutdown, %d failed after the listener closed", ok, unavailable, refusedLate)
+}
+
+// TestReadOnlyEndpointsRefuseWrites: POST (any method but GET and HEAD) on
+// the read-only endpoints answers 405 with Allow.
+func TestReadOnlyEndpointsRefuseWrites(t *testing.T) {
+	r := start(t)
+	for _, path := range []string{"/drains", "/metrics", "/healthz", "/", "/apps/web/logs"} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+			t.Run(method+path, func(t *testing.T) {
+				req, _ := http.NewRequest(method, r.base+path, strings.NewReader("x"))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+					t.Fatalf("%d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+				}
+			})
+		}
+	}
 }
