@@ -11,23 +11,25 @@ import (
 const TimeLayout = "2006-01-02T15:04:05.000000-07:00"
 
 // AppendLine appends m as a tail line, "TIMESTAMP SOURCE[PROC]: MESSAGE\n",
-// with the timestamp in UTC. "[PROC]" is left out when Proc is empty. It
-// does not allocate when dst has room.
+// with the timestamp in UTC. "[PROC]" is left out when Proc is empty.
+// SOURCE, PROC and MESSAGE go through AppendDisplay, so the line is exactly
+// one line and carries no control character. It does not allocate when dst
+// has room.
 func AppendLine(dst []byte, m *Message) []byte {
 	dst = appendTime(dst, m.Time)
 	dst = append(dst, ' ')
 	if m.Source == "" {
 		dst = append(dst, "app"...)
 	} else {
-		dst = append(dst, m.Source...)
+		dst = AppendDisplay(dst, m.Source)
 	}
 	if m.Proc != "" {
 		dst = append(dst, '[')
-		dst = append(dst, m.Proc...)
+		dst = AppendDisplay(dst, m.Proc)
 		dst = append(dst, ']')
 	}
 	dst = append(dst, ": "...)
-	dst = append(dst, m.Text...)
+	dst = AppendDisplay(dst, m.Text)
 	return append(dst, '\n')
 }
 

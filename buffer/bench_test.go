@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -122,7 +123,7 @@ func cpuTime() int64 {
 }
 
 // BenchmarkAppendSubscribers measures what tails cost Append: each
-// subscriber reads in its own goroutine.
+// subscriber reads in its own goroutine (cpu-ns/msg counts their work too).
 func BenchmarkAppendSubscribers(b *testing.B) {
 	const batch = 64
 	for _, subs := range []int{0, 1, 100} {
@@ -133,14 +134,16 @@ func BenchmarkAppendSubscribers(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan struct{}, subs)
 				for i := 0; i < subs; i++ {
-					sub := s.Subscribe(msgs[0].App, f)
+					sub := subscribe(b, s, msgs[0].App, Options{Filter: f})
 					go func() {
 						defer func() { done <- struct{}{} }()
 						defer sub.Close()
 						var buf []byte
 						for {
 							var err error
-							if buf, err = sub.Next(ctx, buf[:0]); err != nil {
+							// A reader that fell behind skips to the newest
+							// line (ErrBehind) and reads on.
+							if buf, err = sub.Next(ctx, buf[:0]); err != nil && !errors.Is(err, ErrBehind) {
 								return
 							}
 						}
@@ -204,6 +207,37 @@ func BenchmarkRingMemory(b *testing.B) {
 				b.ReportMetric(float64(st.Apps), "apps_held")
 				runtime.KeepAlive(s)
 			}
+		})
+	}
+}
+
+// BenchmarkAppendStalledTails measures what tails that never read cost an
+// app's Append (issue 10: 1,000 stalled tails must cost it at most 10%).
+// One op is one message; compare tails=1000 with tails=0.
+func BenchmarkAppendStalledTails(b *testing.B) {
+	const batch = 64
+	for _, tails := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("tails=%d", tails), func(b *testing.B) {
+			msgs := benchMessages(1<<14, 1, batch, true)
+			s := New(Config{MaxTails: tails + 1, MaxTailsPerApp: tails + 1}, nil)
+			defer s.Close()
+			for i := 0; i < tails; i++ {
+				sub := subscribe(b, s, msgs[0].App, Options{})
+				defer sub.Close()
+			}
+			for i := 0; i < 1<<14; i += batch {
+				s.Append(msgs[i : i+batch])
+			}
+			b.SetBytes(int64(msgs[0].Size()))
+			b.ReportAllocs()
+			b.ResetTimer()
+			start, cpu0 := time.Now(), cpuTime()
+			for i := 0; i < b.N; i += batch {
+				k := i % len(msgs)
+				s.Append(msgs[k : k+batch])
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
 		})
 	}
 }

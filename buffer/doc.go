@@ -11,8 +11,12 @@
 // Append to a ring is a cache miss on it); the ring struct keeps its first
 // and last chunk, its app name and the sizes of its oldest and newest
 // records, so an Append touches the struct and one chunk. There is no heap
-// object per line; the timestamp is formatted when a line is read, which
-// gives exactly the bytes of sluice.AppendLine. Chunks freed at the head of
+// object per line; the timestamp is formatted when a line is read, and the
+// line goes through sluice.AppendDisplay then (one message, one line, no
+// control characters), which gives exactly the bytes of sluice.AppendLine.
+// The ring keeps the message's bytes as received: ingest pays nothing for
+// the escaping, and the bounds below count stored bytes (a line read may be
+// longer than stored by its escapes). Chunks freed at the head of
 // a full ring are reused at its tail, so a steady Append allocates nothing.
 //
 // Bounds. A ring holds at most Config.Lines lines and Config.BytesPerApp
@@ -29,9 +33,13 @@
 // Concurrency. Store methods are safe for concurrent use. Each app's ring
 // has its own mutex, so appends to different apps do not contend; a short
 // global read lock guards the app index. Lock order: the app index, then a
-// ring. Append never blocks on a subscriber: a subscriber's queue holds
-// the stream positions of matching lines (TailBuffer at most); when it is full
-// the oldest are dropped, counted, and reported to the subscriber as an
-// in-band L11 line before its next lines. A Subscription is read by one
-// goroutine (Next); Close may be called from any goroutine, at any time.
+// ring. Append never blocks on a subscriber and does no work per subscriber:
+// a Subscription is a cursor into its app's ring; Append closes one channel
+// to wake every subscriber that waits, and each subscriber copies its unread
+// lines out of the ring under the ring's lock (at most readChunk bytes at a
+// time) and filters and formats them after releasing it. A subscriber that
+// falls behind its bounds gets an L11 line and ends (see Subscription). A
+// Subscription is read by one goroutine (Next); Close may be called from any
+// goroutine, at any time. Every line has a Cursor (the ring's epoch, the
+// line's number) by which reads and subscriptions resume.
 package buffer

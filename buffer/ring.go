@@ -2,6 +2,8 @@ package buffer
 
 import (
 	"encoding/binary"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -105,7 +107,12 @@ type ring struct {
 	lastWrite uint64
 
 	chunks []*chunk // circular; chunks[cfirst] holds chunk number cbase
-	subs   []*Subscription
+	// watch is nil until the app is first followed by a tail.
+	watch *watchers
+	// epoch names this ring's numbering of lines (seq) in cursors; a new
+	// ring for the same app (after a restart, or after it was forgotten)
+	// gets another.
+	epoch uint64
 
 	// Where the next Append will write and the next eviction will read,
 	// set at the end of each Append for grouper.prefetch, which warms the
@@ -114,10 +121,28 @@ type ring struct {
 	// stale or torn hint costs a useless prefetch, nothing else. (Atomic
 	// stores would be full barriers waiting for the Append's own stores.)
 	writeHint, evictHint uintptr
+	_                    [8]byte // to 256 bytes (TestRingLayout)
+}
+
+// watchers are a ring's subscribers.
+type watchers struct {
+	subs []*Subscription
+	// wait is closed by the next Append, to wake the subscribers waiting
+	// on it; nil when none waits. One close wakes them all: Append does no
+	// work per subscriber.
+	wait chan struct{}
+}
+
+// nsubs returns how many subscribers follow r. The caller holds r.mu.
+func (r *ring) nsubs() int {
+	if r.watch == nil {
+		return 0
+	}
+	return len(r.watch.subs)
 }
 
 func newRing(app string) *ring {
-	r := &ring{mem: appOverhead}
+	r := &ring{mem: appOverhead, epoch: rand.Uint64() | 1}
 	if len(app) <= maxInlineName {
 		n := copy(r.name[:], app)
 		r.app = unsafe.String(&r.name[0], n)
@@ -455,19 +480,115 @@ func (r *ring) compact() {
 }
 
 // appendLine appends the line of the record at p, whose header is h,
-// formatted as a tail line.
+// formatted as a tail line. The stored bytes are the message as received;
+// they go through sluice.AppendDisplay here, on the way out, so that a line
+// read is exactly one line with no control characters (ingest pays nothing
+// for it, and only what is read is scanned).
 func (r *ring) appendLine(dst []byte, p uint64, h *header, st *stamper) []byte {
-	dst = st.append(dst, h.micros)
-	dst = append(dst, ' ')
-	start, end := p+hdrSize, p+h.size()
-	for start < end {
-		b := r.bytesAt(start)
-		k := min(len(b), int(end-start))
-		dst = append(dst, b[:k]...)
-		start += uint64(k)
+	start, n := p+hdrSize, int(h.line)
+	if b := r.bytesAt(start); len(b) >= n {
+		return appendRecordLine(dst, h, b[:n], st)
+	}
+	// The line spans chunks: escaping needs it in one piece (a character
+	// may be split between them).
+	st.scratch = slices.Grow(st.scratch[:0], n)[:n]
+	r.read(start, st.scratch)
+	dst = appendRecordLine(dst, h, st.scratch, st)
+	if cap(st.scratch) > maxScratch {
+		st.scratch = nil
 	}
 	return dst
 }
+
+// appendRecordLine appends the tail line of a record whose header is h and
+// whose stored line ("SOURCE[PROC]: TEXT\n") is line.
+func appendRecordLine(dst []byte, h *header, line []byte, st *stamper) []byte {
+	dst = st.append(dst, h.micros)
+	dst = append(dst, ' ')
+	dst = sluice.AppendDisplay(dst, line[:len(line)-1])
+	return append(dst, '\n')
+}
+
+// matchRecord is matches for a record copied out of the ring.
+func matchRecord(rec []byte, h *header, f *Filter) bool {
+	line := rec[hdrSize:]
+	if f.Source != "" && string(line[:h.srcLen]) != f.Source {
+		return false
+	}
+	if f.Ps != "" {
+		proc := line[int(h.srcLen)+1 : int(h.srcLen)+1+int(h.procLen)]
+		if h.procLen == 0 || len(proc) < len(f.Ps) || string(proc[:len(f.Ps)]) != f.Ps ||
+			(len(proc) > len(f.Ps) && proc[len(f.Ps)] != '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// waitLocked returns the channel the next Append closes. The caller holds
+// r.mu.
+func (r *ring) waitLocked() chan struct{} {
+	if r.watch == nil {
+		r.watch = &watchers{}
+	}
+	if r.watch.wait == nil {
+		r.watch.wait = make(chan struct{})
+	}
+	return r.watch.wait
+}
+
+// lastStart returns where the last n lines passing f begin, and the number
+// of the line before them.
+func (r *ring) lastStart(n int, f *Filter) (pos, seq uint64) {
+	lo, found, walked := r.tail, 0, uint64(0)
+	for lo > r.head && found < n {
+		prev := r.lastLen
+		if lo != r.tail {
+			prev = r.headerAt(lo).prev
+		}
+		lo -= uint64(prev)
+		walked++
+		if h := r.headerAt(lo); r.matches(lo, &h, f) {
+			found++
+		}
+	}
+	return lo, r.seq - walked
+}
+
+// afterStart returns where the lines after cursor c begin, the number of
+// the line before them, and how many lines after c the ring no longer
+// holds.
+func (r *ring) afterStart(c Cursor) (pos, seq, missed uint64) {
+	before := r.seq - uint64(r.n) // the line before the oldest held
+	switch {
+	case c.Epoch != r.epoch:
+		return r.head, before, 0
+	case c.Seq >= r.seq:
+		return r.tail, r.seq, 0
+	case c.Seq <= before:
+		return r.head, before, before - c.Seq
+	}
+	// Walk from the nearer end.
+	if fwd := c.Seq - before; fwd <= r.seq-c.Seq {
+		p := r.head
+		for i := uint64(0); i < fwd; i++ {
+			p += uint64(r.sizeAt(p))
+		}
+		return p, c.Seq, 0
+	}
+	p := r.tail
+	for i := r.seq; i > c.Seq; i-- {
+		prev := r.lastLen
+		if p != r.tail {
+			prev = r.headerAt(p).prev
+		}
+		p -= uint64(prev)
+	}
+	return p, c.Seq, 0
+}
+
+// maxScratch is the largest scratch buffer a reader keeps between lines.
+const maxScratch = 64 << 10
 
 // equalAt reports whether the stream holds s at position p.
 func (r *ring) equalAt(p uint64, s string) bool {

@@ -14,6 +14,8 @@ type stamper struct {
 	sec   int64
 	valid bool
 	head  [19]byte // "2006-01-02T15:04:05" of sec
+
+	scratch []byte // a line that spans chunks, assembled for escaping
 }
 
 // tsLen is the length of a formatted timestamp and the space after it: the

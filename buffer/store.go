@@ -27,12 +27,17 @@ type Config struct {
 	// apps are evicted first, and apps still empty when memory is next
 	// reclaimed are forgotten.
 	MemoryLimit int64
-	// TailBuffer is the most lines queued per subscriber (TAIL_BUFFER,
-	// default 1000); beyond it the oldest are dropped and reported in-band.
-	// The queue refers to lines in the ring, so a subscriber further
-	// behind than the ring reaches also loses what the ring evicted
-	// (reported the same way).
-	TailBuffer int
+	// TailBuffer and TailBufferBytes bound how far a subscriber may fall
+	// behind the app's newest line, in lines (TAIL_BUFFER, default 1000)
+	// and in bytes of tail lines (TAIL_BUFFER_BYTES, default 1 MiB); one
+	// further behind, or whose unread lines the ring evicted, is sent an
+	// L11 line and ended (see Subscription).
+	TailBuffer      int
+	TailBufferBytes int64
+	// MaxTails and MaxTailsPerApp cap the open subscriptions, in all and
+	// per app (MAX_TAILS, default 1000; MAX_TAILS_PER_APP, default 100).
+	MaxTails       int
+	MaxTailsPerApp int
 }
 
 const (
@@ -53,6 +58,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TailBuffer <= 0 {
 		c.TailBuffer = 1000
+	}
+	if c.TailBufferBytes <= 0 {
+		c.TailBufferBytes = 1 << 20
+	}
+	if c.MaxTails <= 0 {
+		c.MaxTails = 1000
+	}
+	if c.MaxTailsPerApp <= 0 {
+		c.MaxTailsPerApp = 100
 	}
 	return c
 }
@@ -83,7 +97,8 @@ type Store struct {
 	groups sync.Pool // *grouper
 
 	evAppLines, evAppBytes, evMemory prometheus.Counter
-	tailDropped                      prometheus.Counter
+	tailDropped, tailCut             prometheus.Counter
+	tailRejected                     *prometheus.CounterVec
 }
 
 type victim struct {
@@ -108,8 +123,16 @@ func New(cfg Config, reg prometheus.Registerer) *Store {
 		Name: "sluice_tail_dropped_total",
 		Help: "Lines a tail subscriber did not read in time and missed (reported to it as L11 lines).",
 	})
+	s.tailCut = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_tail_behind_total",
+		Help: "Tails ended because they fell behind TAIL_BUFFER or TAIL_BUFFER_BYTES, or the ring evicted lines they had not read.",
+	})
+	s.tailRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_tail_rejected_total",
+		Help: "Tails refused (429) because a cap was reached, by reason: max_tails, max_tails_per_app.",
+	}, []string{"reason"})
 	if reg != nil {
-		reg.MustRegister(evicted, s.tailDropped,
+		reg.MustRegister(evicted, s.tailDropped, s.tailCut, s.tailRejected,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_buffer_apps",
 				Help: "Apps that have a ring.",
@@ -174,10 +197,16 @@ func (s *Store) ring(app string) *ring {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r = s.apps.get(app); r == nil {
-		r = newRing(app)
-		s.apps.put(r)
-		s.mem.Add(r.mem)
+		r = s.newRingLocked(app)
 	}
+	return r
+}
+
+// newRingLocked adds an empty ring for app. The caller holds s.mu.
+func (s *Store) newRingLocked(app string) *ring {
+	r := newRing(app)
+	s.apps.put(r)
+	s.mem.Add(r.mem)
 	return r
 }
 
@@ -186,8 +215,6 @@ func (s *Store) ring(app string) *ring {
 type appendAcc struct {
 	mem, lines int64
 	ev         evictions
-	tailDrops  uint64
-	now        time.Time // set on the first tail drop
 }
 
 // Append copies the batch into the apps' rings, in order within each app,
@@ -232,7 +259,7 @@ func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first
 		r = s.ring(r.app)
 		r.mu.Lock()
 	}
-	mem0, n0, seq0, tail0 := r.mem, r.n, r.seq, r.tail
+	mem0, n0 := r.mem, r.n
 	lines, maxBytes := s.cfg.Lines, s.cfg.BytesPerApp
 	if next == nil {
 		for i := range batch {
@@ -247,41 +274,15 @@ func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first
 	r.publishHints(lines)
 	acc.mem += r.mem - mem0
 	acc.lines += int64(r.n - n0)
-	if len(r.subs) > 0 {
-		s.feed(r, seq0, tail0, acc)
+	// Subscribers read the new lines themselves: wake those waiting, with
+	// one close however many they are, after the lock.
+	var wake chan struct{}
+	if r.watch != nil {
+		wake, r.watch.wait = r.watch.wait, nil
 	}
 	r.mu.Unlock()
-}
-
-// feed queues the lines appended since the ring's tail was tail0 and its
-// sequence number seq0 for r's subscribers, and wakes each once. The caller
-// holds r.mu.
-func (s *Store) feed(r *ring, seq0, tail0 uint64, acc *appendAcc) {
-	for _, sub := range r.subs {
-		sub.fed = 0
-	}
-	walked := uint64(0)
-	for p := max(tail0, r.head); p < r.tail; walked++ {
-		h := r.headerAt(p)
-		for _, sub := range r.subs {
-			if r.matches(p, &h, &sub.f) && sub.push(p) {
-				sub.fed++
-			}
-		}
-		p += h.size()
-	}
-	// Lines a batch larger than the ring pushed out at once never reach
-	// the subscribers.
-	skipped := r.seq - seq0 - walked
-	for _, sub := range r.subs {
-		if dropped := sub.fed + skipped; dropped > 0 {
-			if acc.now.IsZero() {
-				acc.now = time.Now()
-			}
-			sub.noteDrops(dropped, acc.now)
-			acc.tailDrops += dropped
-		}
-		sub.notify()
+	if wake != nil {
+		close(wake)
 	}
 }
 
@@ -295,9 +296,6 @@ func (s *Store) settle(acc *appendAcc) {
 	}
 	if acc.ev.appBytes > 0 {
 		s.evAppBytes.Add(float64(acc.ev.appBytes))
-	}
-	if acc.tailDrops > 0 {
-		s.tailDropped.Add(float64(acc.tailDrops))
 	}
 	if mem > s.cfg.MemoryLimit {
 		s.reclaim()
@@ -366,7 +364,7 @@ func (s *Store) reclaimPass(low int64) {
 		// its memory) for the app's next lines; one that was already
 		// empty at the last reclaim is forgotten. Apps that keep writing
 		// under memory pressure then cost no allocations.
-		forget := n0 == 0 && len(r.subs) == 0
+		forget := n0 == 0 && r.nsubs() == 0
 		r.mu.Unlock()
 		if forget {
 			s.forget(r)
@@ -385,7 +383,7 @@ func (s *Store) forget(r *ring) {
 	defer s.mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.dead && r.n == 0 && len(r.subs) == 0 {
+	if !r.dead && r.n == 0 && r.nsubs() == 0 {
 		s.dropLocked(r)
 	}
 }
@@ -417,6 +415,53 @@ func (s *Store) Last(dst []byte, app string, n int, f Filter) []byte {
 	return r.appendLast(dst, n, &f, r.tail)
 }
 
+// Read appends to dst the lines of app that o selects (Last, or After with
+// Limit), oldest first, as tail lines or events, and returns the cursor of
+// the newest line it covered: the last line returned when Limit cut the
+// read short, else the app's newest line. An unknown app has no lines and
+// no cursor. A resume whose first lines the ring no longer holds begins
+// with an L11 line saying how many.
+func (s *Store) Read(dst []byte, app string, o Options) ([]byte, Cursor) {
+	s.mu.RLock()
+	r := s.apps.get(app)
+	s.mu.RUnlock()
+	if r == nil {
+		return dst, Cursor{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var p, seq, missed uint64
+	limit := -1
+	if o.After.IsZero() {
+		p, seq = r.lastStart(o.Last, &o.Filter)
+	} else {
+		p, seq, missed = r.afterStart(o.After)
+		if o.Limit > 0 {
+			limit = o.Limit
+		}
+	}
+	if missed > 0 {
+		sub := Subscription{events: o.Events}
+		since := time.Now()
+		if r.n > 0 {
+			since = time.UnixMicro(r.headerAt(r.head).micros)
+		}
+		dst = sub.appendNotice(dst, missed, since, Cursor{r.epoch, seq})
+	}
+	var st stamper
+	for ; p < r.tail && limit != 0; seq++ {
+		h := r.headerAt(p)
+		if r.matches(p, &h, &o.Filter) {
+			dst = frameStart(dst, o.Events, Cursor{r.epoch, seq + 1})
+			dst = r.appendLine(dst, p, &h, &st)
+			dst = frameEnd(dst, o.Events)
+			limit--
+		}
+		p += h.size()
+	}
+	return dst, Cursor{r.epoch, seq}
+}
+
 // Close ends every subscription (their Next returns io.EOF) and makes later
 // ones end at once. Append and Last keep working.
 func (s *Store) Close() {
@@ -429,10 +474,12 @@ func (s *Store) Close() {
 	// Dropping a ring moves others in the index: walk a copy.
 	for _, r := range slices.Collect(s.apps.all()) {
 		r.mu.Lock()
-		for _, sub := range r.subs {
-			sub.closeLocked()
+		if r.watch != nil {
+			for _, sub := range r.watch.subs {
+				sub.closeLocked()
+			}
+			r.watch.subs = nil
 		}
-		r.subs = nil
 		if r.n == 0 {
 			s.dropLocked(r)
 		}

@@ -44,6 +44,9 @@ func TestLineFormatMatchesAppendLine(t *testing.T) {
 		{Time: time.Time{}, Source: "app", Text: "zero time"},
 		{Time: time.Date(12000, 1, 1, 0, 0, 0, 1000, time.UTC), Source: "app", Text: "far future"},
 		{Time: time.Date(2026, 1, 1, 0, 0, 0, 999, time.UTC), Source: "app", Proc: "p", Text: "sub-µs"},
+		// Bytes that look like structure are shown, one message one line.
+		{Time: t0, Source: "app", Proc: "web.1", Text: "first part\n2026-12-02T00:00:00.000000+00:00 app[fake.1]: injected"},
+		{Time: t0, Source: "app", Proc: "web.1\r\n", Text: "\x1b]52;c;ZWNobyBwd25lZA==\a\x1b]0;title\x1b\\\x1b[2J\u009b\u202e\x7f\xff"},
 	}
 	for i, m := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -431,33 +434,55 @@ func TestAppendUnderMemoryLimitDoesNotAllocate(t *testing.T) {
 	checkMemory(t, s)
 }
 
+// subscribe subscribes or fails the test.
+func subscribe(t testing.TB, s *Store, app string, o Options) *Subscription {
+	t.Helper()
+	sub, err := s.Subscribe(app, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+// next calls Next with a deadline; it fails the test on any error but want.
+func next(t *testing.T, sub *Subscription, want error) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := sub.Next(ctx, nil)
+	if !errors.Is(err, want) {
+		t.Fatalf("Next: %v, want %v", err, want)
+	}
+	return lines(b)
+}
+
 func TestSubscriptionBacklogThenNext(t *testing.T) {
 	s := New(Config{}, nil)
 	for i := 0; i < 5; i++ {
 		s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint("old", i))})
 	}
-	sub := s.Subscribe("a", Filter{Ps: "web"})
+	sub := subscribe(t, s, "a", Options{Filter: Filter{Ps: "web"}, Last: 2})
 	defer sub.Close()
+	if c := sub.Position(); c.Seq != 3 {
+		t.Fatalf("position %v, want seq 3", c)
+	}
 	s.Append([]sluice.Message{msg("a", "web.2", "new1"), msg("a", "worker.1", "skip"), msg("a", "web", "new2")})
-	got := lines(sub.Backlog(nil, 2))
-	if len(got) != 2 || !strings.HasSuffix(got[0], "old3\n") || !strings.HasSuffix(got[1], "old4\n") {
-		t.Fatalf("backlog %q", got)
+	got := next(t, sub, nil)
+	want := []string{"old3", "old4", "new1", "new2"}
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	b, err := sub.Next(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := lines(b); len(got) != 2 || !strings.HasSuffix(got[0], "new1\n") || !strings.HasSuffix(got[1], "new2\n") {
-		t.Fatalf("next %q", got)
+	for i, w := range want {
+		if !strings.HasSuffix(got[i], w+"\n") {
+			t.Fatalf("got %q, want %q", got, want)
+		}
 	}
 }
 
 // TestSubscribeDuringAppendNoGapNoDuplicate subscribes while writers append
-// numbered lines: backlog plus Next must be exactly the lines in order.
+// numbered lines: what Next gives must be exactly the lines in order.
 func TestSubscribeDuringAppendNoGapNoDuplicate(t *testing.T) {
-	s := New(Config{Lines: 100000, BytesPerApp: 1 << 30, TailBuffer: 100000}, nil)
+	s := New(Config{Lines: 100000, BytesPerApp: 1 << 30, TailBuffer: 100000, TailBufferBytes: 1 << 30}, nil)
 	const total = 20000
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -473,11 +498,11 @@ func TestSubscribeDuringAppendNoGapNoDuplicate(t *testing.T) {
 		}
 	}()
 	<-started
-	sub := s.Subscribe("a", Filter{})
+	sub := subscribe(t, s, "a", Options{Last: total})
 	defer sub.Close()
-	got := lines(sub.Backlog(nil, total))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	var got []string
 	var buf []byte
 	for len(got) < total {
 		var err error
@@ -495,51 +520,160 @@ func TestSubscribeDuringAppendNoGapNoDuplicate(t *testing.T) {
 	}
 }
 
-func TestSlowSubscriberGetsL11(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	s := New(Config{TailBuffer: 4}, reg)
-	sub := s.Subscribe("a", Filter{})
-	defer sub.Close()
-	for i := 0; i < 10; i++ {
-		s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint(i))})
+// TestSubscriberBehindGetsL11AndEnds: a subscriber more than TailBuffer
+// lines (or TailBufferBytes) behind, or whose unread lines the ring
+// evicted, gets an L11 line that counts what it missed, and ErrBehind.
+func TestSubscriberBehindGetsL11AndEnds(t *testing.T) {
+	cases := []struct {
+		name    string
+		cfg     Config
+		last    int
+		written int
+		missed  int
+	}{
+		{"lines", Config{TailBuffer: 4}, 0, 10, 10},
+		{"bytes", Config{TailBufferBytes: 300}, 0, 10, 10},
+		{"evicted by the ring", Config{Lines: 3, TailBuffer: 100}, 0, 10, 10},
+		{"backlog evicted before read", Config{Lines: 5, TailBuffer: 100}, 5, 3, 8},
+		{"within bounds", Config{TailBuffer: 10}, 0, 10, 0},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	b, err := sub.Next(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := lines(b)
-	if len(got) != 5 {
-		t.Fatalf("got %q", got)
-	}
-	if !strings.Contains(got[0], " sluice[tail]: Error L11 (Tail buffer overflow): 6 messages dropped since ") {
-		t.Fatalf("first line %q", got[0])
-	}
-	for i, l := range got[1:] {
-		if !strings.HasSuffix(l, fmt.Sprintf(": %d\n", 6+i)) {
-			t.Fatalf("line %d %q", i, l)
-		}
-	}
-	if n := metric(t, reg, "sluice_tail_dropped_total", ""); n != 6 {
-		t.Fatalf("sluice_tail_dropped_total %v", n)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			s := New(tc.cfg, reg)
+			for i := 0; i < 5; i++ {
+				s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint("old", i))})
+			}
+			sub := subscribe(t, s, "a", Options{Last: tc.last})
+			defer sub.Close()
+			for i := 0; i < tc.written; i++ {
+				s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint(i))})
+			}
+			if tc.missed == 0 {
+				if got := next(t, sub, nil); len(got) != tc.written {
+					t.Fatalf("got %q", got)
+				}
+				return
+			}
+			got := next(t, sub, ErrBehind)
+			want := fmt.Sprintf(" sluice[tail]: Error L11 (Tail buffer overflow): %d messages dropped since ", tc.missed)
+			if len(got) != 1 || !strings.Contains(got[0], want) {
+				t.Fatalf("got %q, want one line with %q", got, want)
+			}
+			if n := metric(t, reg, "sluice_tail_dropped_total", ""); n != float64(tc.missed) {
+				t.Fatalf("sluice_tail_dropped_total %v", n)
+			}
+			if n := metric(t, reg, "sluice_tail_behind_total", ""); n != 1 {
+				t.Fatalf("sluice_tail_behind_total %v", n)
+			}
+			// It goes on after the newest line, should it be read again.
+			if c := sub.Position(); c.Seq != uint64(5+tc.written) {
+				t.Fatalf("position %v", c)
+			}
+		})
 	}
 }
 
-func TestSubscriberOutrunByRingGetsL11(t *testing.T) {
-	s := New(Config{Lines: 3, TailBuffer: 100}, nil)
-	sub := s.Subscribe("a", Filter{})
-	defer sub.Close()
-	for i := 0; i < 10; i++ {
-		s.Append([]sluice.Message{msg("a", "", fmt.Sprint(i))})
+// TestResumeAfterCursor reads on from a cursor: exactly the lines after it,
+// from the oldest held when the cursor is of another epoch, with an L11
+// line when the ring lost some of them.
+func TestResumeAfterCursor(t *testing.T) {
+	s := New(Config{Lines: 10}, nil)
+	for i := 0; i < 8; i++ {
+		s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint(i))})
 	}
-	b, err := sub.Next(context.Background(), nil)
-	if err != nil {
+	_, cur := s.Read(nil, "a", Options{Last: 3})
+	if cur.Seq != 8 || cur.Epoch == 0 {
+		t.Fatalf("cursor %v", cur)
+	}
+	at := func(seq uint64) Cursor { return Cursor{cur.Epoch, seq} }
+	for i := 8; i < 20; i++ { // lines 8..19; the ring holds 10..19 (seq 11..20)
+		s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint(i))})
+	}
+	cases := []struct {
+		name  string
+		o     Options
+		want  string // line texts, space separated; L11 for the notice
+		until uint64
+	}{
+		{"held", Options{After: at(15)}, "15 16 17 18 19", 20},
+		{"held, limit", Options{After: at(15), Limit: 2}, "15 16", 17},
+		{"at the end", Options{After: at(20)}, "", 20},
+		{"in the future", Options{After: at(99)}, "", 20},
+		{"just before the oldest", Options{After: at(10)}, "10 11 12 13 14 15 16 17 18 19", 20},
+		{"older than held", Options{After: at(7)}, "L11:3 10 11 12 13 14 15 16 17 18 19", 20},
+		{"other epoch", Options{After: Cursor{cur.Epoch + 2, 3}}, "10 11 12 13 14 15 16 17 18 19", 20},
+		{"events", Options{After: at(18), Events: true}, "ev:19:18 ev:20:19", 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			check := func(how string, b []byte) {
+				var got []string
+				for _, l := range lines(b) {
+					_, text, _ := strings.Cut(l, "]: ")
+					text = strings.TrimSuffix(text, "\n")
+					if strings.HasPrefix(text, "Error L11") {
+						text = "L11:" + strings.Fields(text)[5]
+					}
+					if strings.HasPrefix(l, "id: ") {
+						id, _ := ParseCursor(strings.TrimPrefix(strings.TrimSuffix(l, "\n"), "id: "))
+						got = append(got, fmt.Sprintf("ev:%d", id.Seq))
+						continue
+					}
+					if strings.HasPrefix(l, "data: ") || l == "\n" {
+						if l != "\n" {
+							got[len(got)-1] += ":" + text
+						}
+						continue
+					}
+					got = append(got, text)
+				}
+				if g := strings.Join(got, " "); g != tc.want {
+					t.Fatalf("%s: got %q, want %q", how, g, tc.want)
+				}
+			}
+			b, end := s.Read(nil, "a", tc.o)
+			check("Read", b)
+			if end != at(tc.until) {
+				t.Fatalf("Read cursor %v, want %v", end, at(tc.until))
+			}
+			if tc.o.Limit > 0 {
+				return
+			}
+			sub := subscribe(t, s, "a", tc.o)
+			defer sub.Close()
+			if tc.want == "" {
+				return
+			}
+			check("Next", []byte(strings.Join(next(t, sub, nil), "")))
+		})
+	}
+	if _, err := ParseCursor(cur.String()); err != nil {
 		t.Fatal(err)
 	}
-	got := lines(b)
-	if len(got) != 4 || !strings.Contains(got[0], "L11 (Tail buffer overflow): 7 messages dropped") {
-		t.Fatalf("got %q", got)
+	for _, bad := range []string{"", "x", "1:", ":1", "0:1", "1:-1", "zzzzzzzzzzzzzzzzz:1", "1:1:1"} {
+		if _, err := ParseCursor(bad); err == nil {
+			t.Errorf("ParseCursor(%q) accepted", bad)
+		}
+	}
+}
+
+func TestTailCaps(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := New(Config{MaxTails: 3, MaxTailsPerApp: 2}, reg)
+	a1 := subscribe(t, s, "a", Options{})
+	subscribe(t, s, "a", Options{})
+	if _, err := s.Subscribe("a", Options{}); !errors.Is(err, ErrTooManyTails) || !strings.Contains(err.Error(), "MAX_TAILS_PER_APP") {
+		t.Fatalf("third tail of a: %v", err)
+	}
+	subscribe(t, s, "b", Options{})
+	if _, err := s.Subscribe("c", Options{}); !errors.Is(err, ErrTooManyTails) || !strings.Contains(err.Error(), "(MAX_TAILS)") {
+		t.Fatalf("fourth tail: %v", err)
+	}
+	a1.Close()
+	subscribe(t, s, "c", Options{})
+	if n := metric(t, reg, "sluice_tail_rejected_total", "max_tails_per_app"); n != 1 {
+		t.Fatalf("rejected max_tails_per_app %v", n)
 	}
 }
 
@@ -556,7 +690,7 @@ func TestSubscriptionClose(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sub := s.Subscribe("quiet", Filter{})
+			sub := subscribe(t, s, "quiet", Options{})
 			if got := sessions(); got != 1 {
 				t.Fatalf("sessions %v", got)
 			}
@@ -580,7 +714,7 @@ func TestSubscriptionClose(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.Subscribe("x", Filter{}).Next(context.Background(), nil); !errors.Is(err, io.EOF) {
+	if _, err := subscribe(t, s, "x", Options{}).Next(context.Background(), nil); !errors.Is(err, io.EOF) {
 		t.Fatalf("Subscribe after Store.Close: %v", err)
 	}
 	// An app that only had a watcher is forgotten when it leaves.
@@ -591,7 +725,7 @@ func TestSubscriptionClose(t *testing.T) {
 
 func TestNextHonoursContext(t *testing.T) {
 	s := New(Config{}, nil)
-	sub := s.Subscribe("a", Filter{})
+	sub := subscribe(t, s, "a", Options{})
 	defer sub.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -626,8 +760,7 @@ func TestConcurrentAppendSubscribeAndReclaim(t *testing.T) {
 			defer wg.Done()
 			var buf []byte
 			for i := 0; i < 200 && ctx.Err() == nil; i++ {
-				sub := s.Subscribe(fmt.Sprint("app-", i%40), Filter{Ps: "web"})
-				buf = sub.Backlog(buf[:0], 10)
+				sub := subscribe(t, s, fmt.Sprint("app-", i%40), Options{Filter: Filter{Ps: "web"}, Last: 10})
 				c, stop := context.WithTimeout(ctx, time.Millisecond)
 				buf, _ = sub.Next(c, buf[:0])
 				stop()
@@ -708,13 +841,16 @@ func TestLinesSpanningChunks(t *testing.T) {
 		t.Run(fmt.Sprint("lines=", lines), func(t *testing.T) {
 			s := New(Config{Lines: lines, MemoryLimit: 1 << 30}, nil)
 			m := &model{maxLines: lines, maxBytes: 1 << 20}
-			sub := s.Subscribe("a", Filter{Ps: "web"})
+			sub := subscribe(t, s, "a", Options{Filter: Filter{Ps: "web"}})
 			defer sub.Close()
 			var want []string
 			for i, n := range []int{0, 1, 500, 1000, 1023, 1024, 1025, 2500, 7, 4000, 990, 3, 1100} {
 				batch := make([]sluice.Message, 1+i%3)
 				for j := range batch {
-					batch[j] = msg("a", fmt.Sprint("web.", j), strings.Repeat(string(rune('a'+i)), n+j))
+					// Escapes and multi-byte characters land on chunk
+					// boundaries somewhere among these lengths.
+					text := strings.Repeat(string(rune('a'+i))+"\n\u009b€", n/5+j)
+					batch[j] = msg("a", fmt.Sprint("web.", j), text)
 					m.put(batch[j])
 					want = append(want, line(batch[j]))
 				}
@@ -725,9 +861,19 @@ func TestLinesSpanningChunks(t *testing.T) {
 					}
 				}
 			}
-			got, err := sub.Next(context.Background(), nil)
-			if err != nil {
-				t.Fatal(err)
+			var got []byte
+			for {
+				var err error
+				got, err = sub.Next(context.Background(), got)
+				if errors.Is(err, ErrBehind) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) >= len(strings.Join(want, "")) {
+					break
+				}
 			}
 			if lines >= 50 && string(got) != strings.Join(want, "") {
 				t.Fatalf("Next: got %d bytes, want %d", len(got), len(strings.Join(want, "")))

@@ -2,112 +2,252 @@ package buffer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sluice-logs/sluice"
 )
 
-// Subscription follows one app's new lines that pass its filter (one
-// `sluice logs --tail`). Its queue holds the stream positions of lines not
-// yet read, at most Config.TailBuffer: the lines themselves stay in the
-// ring, so Append pays a few bytes per subscriber per line and never
-// blocks. Lines dropped because the queue was full, or because the ring
-// evicted them before they were read, are counted and reported by Next as
-// an L11 line.
+// Cursor is a line's position in its app's stream: the epoch of the app's
+// ring (it changes when the router restarts or forgets the app) and the
+// line's number in it. Clients treat it as opaque text ("epoch:seq").
+type Cursor struct {
+	Epoch uint64
+	Seq   uint64
+}
+
+// IsZero reports whether c is the zero Cursor (no position).
+func (c Cursor) IsZero() bool { return c == Cursor{} }
+
+// AppendText appends the cursor's text form.
+func (c Cursor) AppendText(dst []byte) []byte {
+	dst = strconv.AppendUint(dst, c.Epoch, 36)
+	dst = append(dst, ':')
+	return strconv.AppendUint(dst, c.Seq, 10)
+}
+
+func (c Cursor) String() string { return string(c.AppendText(nil)) }
+
+// ParseCursor reads the text form of a Cursor.
+func ParseCursor(s string) (Cursor, error) {
+	e, q, ok := strings.Cut(s, ":")
+	epoch, err1 := strconv.ParseUint(e, 36, 64)
+	seq, err2 := strconv.ParseUint(q, 10, 64)
+	if !ok || err1 != nil || err2 != nil || epoch == 0 || len(s) > 40 {
+		return Cursor{}, fmt.Errorf("cursor %q: want EPOCH:SEQ as the router gave it", s)
+	}
+	return Cursor{epoch, seq}, nil
+}
+
+// Options say which lines a Read or a Subscription gives, and how.
+type Options struct {
+	Filter Filter
+	// Last begins with the last Last lines that pass the filter (when
+	// After is zero).
+	Last int
+	// After begins with the line after this cursor. A cursor of another
+	// epoch (the router restarted, or the app was forgotten) begins with
+	// the oldest line held; one older than the oldest line held does too,
+	// and the lines missed are reported as an L11 line first.
+	After Cursor
+	// Limit bounds a Read that starts After a cursor (0: every line held).
+	Limit int
+	// Events writes each line as a server-sent event whose id is the
+	// line's cursor ("id: CURSOR\ndata: LINE\n\n") instead of a plain
+	// tail line.
+	Events bool
+}
+
+// ErrTooManyTails is matched (errors.Is) by the error Subscribe returns
+// when a cap on tails is reached.
+var ErrTooManyTails = errors.New("too many tails")
+
+// TailLimitError says which cap on tails was reached.
+type TailLimitError struct {
+	Var   string // MAX_TAILS or MAX_TAILS_PER_APP
+	Limit int
+}
+
+func (e *TailLimitError) Error() string {
+	what := "on this router"
+	if e.Var == "MAX_TAILS_PER_APP" {
+		what = "of this app"
+	}
+	return fmt.Sprintf("too many tails: %d tails %s are open already (%s); try again later", e.Limit, what, e.Var)
+}
+
+func (e *TailLimitError) Is(target error) bool { return target == ErrTooManyTails }
+
+// ErrBehind is returned by Next after the L11 line of a subscription that
+// fell too far behind: it ends there.
+var ErrBehind = errors.New("tail fell behind")
+
+// Subscription follows one app's lines that pass its filter (one
+// `sluice logs --tail`). It is a cursor into the app's ring, not a queue:
+// Append only wakes waiting subscribers (once per Append, however many
+// there are), and each subscriber copies the lines it has not read out of
+// the ring under the ring's lock and formats them outside it. A subscriber
+// thus holds no lines of its own; its memory is its read buffer.
+//
+// A subscriber that falls more than Config.TailBuffer lines or
+// Config.TailBufferBytes bytes behind the app's newest line (counting the
+// lines that arrived after it began), or whose unread lines the ring
+// evicted, skips to the newest line: Next reports how many lines it missed
+// as an L11 line and returns ErrBehind.
 //
 // Next is called by one goroutine; Close by any, at any time.
 type Subscription struct {
-	s        *Store
-	r        *ring // nil when subscribed after Store.Close
-	f        Filter
-	startPos uint64 // stream position of the first line of the subscription; Backlog reads before it
-	max      int
+	s      *Store
+	r      *ring // nil when subscribed after Store.Close
+	f      Filter
+	events bool
 
 	// Guarded by r.mu.
-	q       []uint64 // circular queue of the lines' stream positions
-	qfirst  int
-	qn      int
-	dropped uint64
-	since   time.Time
-	closed  bool
-	fed     uint64  // scratch of Store.feed: lines dropped by this Append
-	st      stamper // keeps the formatted second from one Next to the next
+	pos, seq           uint64 // the next record to read, and the number of the line before it
+	startPos, startSeq uint64 // where the ring ended when the subscription began
+	gap                uint64 // lines a resume missed, to report first
+	closed             bool
 
-	wake chan struct{} // a token when lines were queued
+	// Owned by the goroutine calling Next.
+	raw []byte
+	st  stamper
+
 	done chan struct{} // closed by Close
 }
 
-// Subscribe starts following app (which need not exist yet) from its next
-// line on. Close the subscription when done. After Store.Close it returns a
-// subscription that is already closed.
-func (s *Store) Subscribe(app string, f Filter) *Subscription {
+// Subscribe starts following app (which need not exist yet) from where o
+// says. Close the subscription when done. After Store.Close it returns a
+// subscription that is already closed. When a cap on tails is reached it
+// returns a *TailLimitError.
+func (s *Store) Subscribe(app string, o Options) (*Subscription, error) {
 	sub := &Subscription{
-		s:    s,
-		f:    Filter{Source: strings.Clone(f.Source), Ps: strings.Clone(f.Ps)},
-		max:  s.cfg.TailBuffer,
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		s:      s,
+		f:      Filter{Source: strings.Clone(o.Filter.Source), Ps: strings.Clone(o.Filter.Ps)},
+		events: o.Events,
+		done:   make(chan struct{}),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		sub.closed = true
 		close(sub.done)
-		return sub
+		return sub, nil
+	}
+	if s.sessions.Load() >= int64(s.cfg.MaxTails) {
+		s.tailRejected.WithLabelValues("max_tails").Inc()
+		return nil, &TailLimitError{"MAX_TAILS", s.cfg.MaxTails}
 	}
 	r := s.apps.get(app)
+	if r != nil && r.nsubs() >= s.cfg.MaxTailsPerApp {
+		s.tailRejected.WithLabelValues("max_tails_per_app").Inc()
+		return nil, &TailLimitError{"MAX_TAILS_PER_APP", s.cfg.MaxTailsPerApp}
+	}
 	if r == nil {
-		r = newRing(app)
-		s.apps.put(r)
-		s.mem.Add(r.mem)
+		r = s.newRingLocked(app)
 	}
 	r.mu.Lock()
 	sub.r = r
-	sub.startPos = r.tail
-	r.subs = append(r.subs, sub)
+	sub.startPos, sub.startSeq = r.tail, r.seq
+	if o.After.IsZero() {
+		sub.pos, sub.seq = r.lastStart(o.Last, &sub.f)
+	} else {
+		sub.pos, sub.seq, sub.gap = r.afterStart(o.After)
+	}
+	if r.watch == nil {
+		r.watch = &watchers{}
+	}
+	r.watch.subs = append(r.watch.subs, sub)
 	r.mu.Unlock()
 	s.sessions.Add(1)
-	return sub
+	return sub, nil
 }
 
-// Backlog appends to dst the last n lines passing the filter that the app
-// held when the subscription started, oldest first. Together with Next it
-// gives every line exactly once: Backlog ends where Next begins.
-func (sub *Subscription) Backlog(dst []byte, n int) []byte {
+// Position returns the cursor of the line before the next one Next gives:
+// where a client that has read nothing yet resumes.
+func (sub *Subscription) Position() Cursor {
 	r := sub.r
 	if r == nil {
-		return dst
+		return Cursor{}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.appendLast(dst, n, &sub.f, sub.startPos)
+	return Cursor{r.epoch, sub.seq}
 }
 
-// Next appends to dst every line queued for the subscriber, as tail lines,
-// first an L11 line if lines were dropped since the last call. It waits
-// until there is at least one line, ctx ends (ctx.Err()) or the
-// subscription is closed (io.EOF).
+// readChunk is about how many bytes of the ring one Next copies: it bounds
+// a subscriber's buffers and how long it holds the ring's lock.
+const readChunk = 16 << 10
+
+// Next appends to dst the next lines for the subscriber (an L11 line first
+// when lines were missed). It waits until there is at least one line, ctx
+// ends (ctx.Err()) or the subscription is closed (io.EOF). After the L11
+// line of a subscriber that fell behind it returns ErrBehind.
 func (sub *Subscription) Next(ctx context.Context, dst []byte) ([]byte, error) {
 	r := sub.r
 	if r == nil {
 		return dst, io.EOF
 	}
+	n0 := len(dst)
 	for {
 		r.mu.Lock()
 		if sub.closed {
 			r.mu.Unlock()
 			return dst, io.EOF
 		}
-		n0 := len(dst)
-		dst = sub.readLocked(dst)
-		r.mu.Unlock()
+		if sub.gap > 0 {
+			// A resume that began before the oldest line held: say so,
+			// then go on with the lines.
+			n, at := sub.gap, Cursor{r.epoch, sub.seq}
+			since := sub.sinceLocked()
+			sub.gap = 0
+			r.mu.Unlock()
+			sub.s.tailDropped.Add(float64(n))
+			dst = sub.appendNotice(dst, n, since, at)
+			continue
+		}
+		if sub.behindLocked() {
+			since := sub.sinceLocked()
+			n := r.seq - sub.seq
+			sub.pos, sub.seq = r.tail, r.seq
+			at := Cursor{r.epoch, sub.seq}
+			r.mu.Unlock()
+			sub.s.tailDropped.Add(float64(n))
+			sub.s.tailCut.Inc()
+			return sub.appendNotice(dst, n, since, at), ErrBehind
+		}
+		if sub.pos < r.tail {
+			end, n := sub.pos, uint64(0)
+			for end < r.tail && (n == 0 || end-sub.pos < readChunk) {
+				end += uint64(r.sizeAt(end))
+				n++
+			}
+			sub.raw = slices.Grow(sub.raw[:0], int(end-sub.pos))[:end-sub.pos]
+			r.read(sub.pos, sub.raw)
+			seq, epoch := sub.seq, r.epoch
+			sub.pos, sub.seq = end, sub.seq+n
+			r.mu.Unlock()
+			dst = sub.format(dst, epoch, seq)
+			if cap(sub.raw) > 4*readChunk {
+				sub.raw = nil
+			}
+			if len(dst) > n0 {
+				return dst, nil
+			}
+			continue
+		}
 		if len(dst) > n0 {
+			r.mu.Unlock()
 			return dst, nil
 		}
+		wait := r.waitLocked()
+		r.mu.Unlock()
 		select {
-		case <-sub.wake:
+		case <-wait:
 		case <-sub.done:
 		case <-ctx.Done():
 			return dst, ctx.Err()
@@ -115,88 +255,84 @@ func (sub *Subscription) Next(ctx context.Context, dst []byte) ([]byte, error) {
 	}
 }
 
-// readLocked moves the queued lines to dst. The caller holds r.mu.
-func (sub *Subscription) readLocked(dst []byte) []byte {
-	r := sub.r
-	lost := uint64(0)
-	for sub.qn > 0 && sub.q[sub.qfirst] < r.head {
-		sub.pop()
-		lost++
-	}
-	if lost > 0 {
-		sub.noteDrops(lost, time.Now())
-		sub.s.tailDropped.Add(float64(lost))
-	}
-	if sub.dropped > 0 {
-		dst = sluice.AppendLine(dst, &sluice.Message{
-			Time:   time.Now(),
-			Source: "sluice",
-			Proc:   "tail",
-			Text:   sluice.DropNotice("L11", "Tail buffer overflow", sub.dropped, sub.since),
-		})
-		sub.dropped, sub.since = 0, time.Time{}
-	}
-	for sub.qn > 0 {
-		p := sub.pop()
-		h := r.headerAt(p)
-		dst = r.appendLine(dst, p, &h, &sub.st)
+// format appends the lines of the records in sub.raw, the first of which
+// follows line seq of the given epoch, that pass the filter.
+func (sub *Subscription) format(dst []byte, epoch, seq uint64) []byte {
+	for b := sub.raw; len(b) > 0; {
+		h := decodeHeader(b)
+		rec := b[:h.size()]
+		b = b[h.size():]
+		seq++
+		if !matchRecord(rec, &h, &sub.f) {
+			continue
+		}
+		dst = frameStart(dst, sub.events, Cursor{epoch, seq})
+		dst = appendRecordLine(dst, &h, rec[hdrSize:], &sub.st)
+		dst = frameEnd(dst, sub.events)
 	}
 	return dst
 }
 
-// push queues the line at stream position p, dropping the oldest queued line when the queue is full;
-// it reports whether it dropped one. The caller holds r.mu.
-func (sub *Subscription) push(p uint64) (dropped bool) {
-	if sub.qn == len(sub.q) {
-		if len(sub.q) < sub.max {
-			sub.grow()
-		} else {
-			sub.pop()
-			dropped = true
-		}
+// frameStart and frameEnd wrap a line as a server-sent event when events is
+// set: the line (one line, no CR or LF in it) is the event's data.
+func frameStart(dst []byte, events bool, c Cursor) []byte {
+	if !events {
+		return dst
 	}
-	i := sub.qfirst + sub.qn
-	if i >= len(sub.q) {
-		i -= len(sub.q)
-	}
-	sub.q[i] = p
-	sub.qn++
-	return dropped
+	dst = append(dst, "id: "...)
+	dst = c.AppendText(dst)
+	return append(dst, "\ndata: "...)
 }
 
-func (sub *Subscription) pop() uint64 {
-	p := sub.q[sub.qfirst]
-	sub.qfirst++
-	if sub.qfirst == len(sub.q) {
-		sub.qfirst = 0
+func frameEnd(dst []byte, events bool) []byte {
+	if !events {
+		return dst
 	}
-	sub.qn--
-	return p
+	return append(dst, '\n')
 }
 
-// grow doubles the queue up to max; it starts small because most tails
-// keep up and never need TailBuffer slots.
-func (sub *Subscription) grow() {
-	q := make([]uint64, min(sub.max, max(64, 2*len(sub.q))))
-	k := copy(q, sub.q[sub.qfirst:min(len(sub.q), sub.qfirst+sub.qn)])
-	copy(q[k:], sub.q[:sub.qn-k])
-	sub.q, sub.qfirst = q, 0
+// appendNotice appends the L11 line for n missed lines, framed with the
+// cursor at which the subscription goes on.
+func (sub *Subscription) appendNotice(dst []byte, n uint64, since time.Time, at Cursor) []byte {
+	dst = frameStart(dst, sub.events, at)
+	dst = sluice.AppendLine(dst, &sluice.Message{
+		Time:   time.Now(),
+		Source: "sluice",
+		Proc:   "tail",
+		Text:   sluice.DropNotice("L11", "Tail buffer overflow", n, since),
+	})
+	return frameEnd(dst, sub.events)
 }
 
-// noteDrops records n lost lines for the next L11 report. The caller holds
+// behindLocked reports whether the subscriber fell behind its bounds. The
+// lines the ring held when it began do not count against them. The caller
+// holds r.mu.
+func (sub *Subscription) behindLocked() bool {
+	r := sub.r
+	if sub.pos < r.head {
+		return true // the ring evicted lines it had not read
+	}
+	fromSeq, fromPos := max(sub.seq, sub.startSeq), max(sub.pos, sub.startPos)
+	lag := r.seq - fromSeq
+	if lag == 0 {
+		return false
+	}
+	// Bytes of the lagging lines as tail lines: the stream holds a header
+	// where a line has its timestamp.
+	lagBytes := int64(r.tail-fromPos) + int64(lag)*int64(tsLen-hdrSize)
+	return lag > uint64(sub.s.cfg.TailBuffer) || lagBytes > sub.s.cfg.TailBufferBytes
+}
+
+// sinceLocked returns when the first line the subscriber misses was
+// written, as far as the ring still knows (else now). The caller holds
 // r.mu.
-func (sub *Subscription) noteDrops(n uint64, now time.Time) {
-	if sub.dropped == 0 {
-		sub.since = now
+func (sub *Subscription) sinceLocked() time.Time {
+	r := sub.r
+	p := max(sub.pos, r.head)
+	if p >= r.tail {
+		return time.Now()
 	}
-	sub.dropped += n
-}
-
-func (sub *Subscription) notify() {
-	select {
-	case sub.wake <- struct{}{}:
-	default:
-	}
+	return time.UnixMicro(r.headerAt(p).micros)
 }
 
 // Close ends the subscription: a waiting Next returns io.EOF. It may be
@@ -215,14 +351,15 @@ func (sub *Subscription) Close() {
 		return
 	}
 	sub.closeLocked()
-	for i, o := range r.subs {
+	w := r.watch
+	for i, o := range w.subs {
 		if o == sub {
-			r.subs = append(r.subs[:i], r.subs[i+1:]...)
-			r.subs[len(r.subs):cap(r.subs)][0] = nil
+			w.subs = append(w.subs[:i], w.subs[i+1:]...)
+			w.subs[len(w.subs):cap(w.subs)][0] = nil
 			break
 		}
 	}
-	if r.n == 0 && len(r.subs) == 0 && !r.dead {
+	if r.n == 0 && len(w.subs) == 0 && !r.dead {
 		// Nothing to keep for an app that has no lines and no watcher.
 		s.dropLocked(r)
 	}
@@ -233,6 +370,5 @@ func (sub *Subscription) Close() {
 func (sub *Subscription) closeLocked() {
 	sub.closed = true
 	close(sub.done)
-	sub.q, sub.qn = nil, 0
 	sub.s.sessions.Add(-1)
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// Drains holds the DRAIN_<NAME> variables: name (lower case) to URL.
 	// The drains package parses and validates the URLs.
 	Drains map[string]string
+
+	// Tails (read path).
+	TailBufferBytes int64 // TAIL_BUFFER_BYTES
+	MaxTails        int   // MAX_TAILS
+	MaxTailsPerApp  int   // MAX_TAILS_PER_APP
 }
 
 // Var describes one environment variable.
@@ -69,7 +74,10 @@ var Vars = []Var{
 	{"BUFFER_LINES", "1500", "Lines kept per app in its ring (what `sluice logs` reads)."},
 	{"BUFFER_BYTES", "1MiB", "Bytes kept per app in its ring."},
 	{"MEMORY_LIMIT", "256MiB", "Bytes kept in all rings together; the oldest lines of the least recently written apps go first."},
-	{"TAIL_BUFFER", "1000", "Lines queued per tail client before the oldest are dropped and an L11 line is sent."},
+	{"TAIL_BUFFER", "1000", "Lines a tail client may fall behind the app's newest line; further behind it is sent an L11 line and the stream ends."},
+	{"TAIL_BUFFER_BYTES", "1MiB", "Bytes a tail client may fall behind, likewise."},
+	{"MAX_TAILS", "1000", "Open tails (`tail=1` reads) in all; more get 429 with Retry-After."},
+	{"MAX_TAILS_PER_APP", "100", "Open tails per app; more get 429 with Retry-After."},
 	{"SHUTDOWN_TIMEOUT", "10s", "On SIGTERM, how long to finish in-flight frames and flush drains before exiting."},
 	{"LOG_LEVEL", "info", "Level of sluiced's own JSON logs on stdout: debug, info, warn, error."},
 	{"PPROF_ADDR", "", "When set (e.g. 127.0.0.1:6060), serve Go's net/http/pprof profiles there. Keep it on loopback."},
@@ -195,6 +203,9 @@ func Load(environ []string) (Config, error) {
 	}
 	c.BufferLines = count("BUFFER_LINES", 1, 10_000_000)
 	c.TailBuffer = count("TAIL_BUFFER", 1, 10_000_000)
+	c.TailBufferBytes = size("TAIL_BUFFER_BYTES", 1024, 1<<31)
+	c.MaxTails = count("MAX_TAILS", 1, 1_000_000)
+	c.MaxTailsPerApp = count("MAX_TAILS_PER_APP", 1, 1_000_000)
 
 	// Syslog dialects and UDP (issue 9).
 	if v := get("SYSLOG_TIMEZONE"); v == "" || v == "UTC" {

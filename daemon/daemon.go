@@ -60,8 +60,11 @@ type Daemon struct {
 	pprof  *http.Server
 
 	shuttingDown atomic.Bool
-	wg           sync.WaitGroup // the serving goroutines
-	serveErr     chan error
+	// ingesting is read-held by each HTTP ingest request in flight;
+	// Shutdown takes it to wait for them before closing the router.
+	ingesting sync.RWMutex
+	wg        sync.WaitGroup // the serving goroutines
+	serveErr  chan error
 }
 
 // ParseDrains parses every DRAIN_<NAME> of cfg, reporting every bad URL at
@@ -92,6 +95,10 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		BytesPerApp: cfg.BufferBytes,
 		MemoryLimit: cfg.MemoryLimit,
 		TailBuffer:  cfg.TailBuffer,
+
+		TailBufferBytes: cfg.TailBufferBytes,
+		MaxTails:        cfg.MaxTails,
+		MaxTailsPerApp:  cfg.MaxTailsPerApp,
 	}, reg)
 
 	dm := drains.NewMetrics(reg)
@@ -273,10 +280,13 @@ func (d *Daemon) SyslogTLSAddr() net.Addr {
 // Workers returns the drain workers (for /drains and tests).
 func (d *Daemon) Workers() []*drains.Worker { return d.workers }
 
-// Shutdown stops the daemon in data-flow order: health turns 503, the
-// listeners stop accepting and finish the frames and requests in flight,
-// tails close, the router closes, and every drain flushes what it holds
-// within ctx's deadline. It logs, per drain, what could not be delivered.
+// Shutdown stops the daemon in data-flow order: health turns 503 and the
+// HTTP port answers 503 with Retry-After (it stays open, so that senders
+// hear "try elsewhere" rather than a refused connection), the syslog
+// listeners close at once and finish the frames in flight, HTTP ingest in
+// flight finishes, tails close, the router closes, and every drain flushes
+// what it holds within ctx's deadline. The HTTP listener closes last. It
+// logs, per drain, what could not be delivered.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	if d.shuttingDown.Swap(true) {
 		return errors.New("already shut down")
@@ -299,17 +309,13 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			}
 		}()
 	}
-	d.tails.Shutdown()
-	d.web.Shutdown()
 	for _, l := range d.syslog {
 		stop(l.name, l.srv.Shutdown)
 	}
-	stop("http", d.http.ShutdownWithContext)
-	if d.pprof != nil {
-		stop("pprof", d.pprof.Shutdown)
-	}
+	d.tails.Shutdown()
+	d.web.Shutdown()
+	stop("http ingest in flight", d.waitIngest)
 	lw.Wait()
-	d.wg.Wait()
 	d.router.Close()
 	d.store.Close()
 
@@ -338,8 +344,63 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			d.log.Info("drain flushed", attrs...)
 		}
 	}
+
+	// Until now every HTTP request got an answer (503 for ingest); only
+	// now does the port close. The deadline may be spent: allow the
+	// answers being written a moment more.
+	d.log.Info("closing the HTTP listener")
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpCloseGrace)
+	defer cancel()
+	if err := d.http.ShutdownWithContext(hctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop http: %w", err))
+	}
+	if d.pprof != nil {
+		if err := d.pprof.Shutdown(hctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop pprof: %w", err))
+		}
+	}
+	d.wg.Wait()
 	d.log.Info("shut down", "took", time.Since(start).String(), "undelivered", undelivered)
 	return errors.Join(errs...)
+}
+
+// httpCloseGrace bounds closing the HTTP server after the drains flushed.
+const httpCloseGrace = 2 * time.Second
+
+// waitIngest waits until no HTTP ingest request is in flight (new ones get
+// 503 once shuttingDown is set), or ctx ends.
+func (d *Daemon) waitIngest(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		d.ingesting.Lock()
+		//nolint:staticcheck // an empty critical section: waiting is the point
+		d.ingesting.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// unavailable answers 503 while shutting down: try again (elsewhere).
+func unavailable(ctx *fasthttp.RequestCtx) {
+	ctx.Error("shutting down\n", fasthttp.StatusServiceUnavailable) // resets the headers
+	ctx.Response.Header.Set("Retry-After", "1")
+	ctx.SetConnectionClose()
+}
+
+// readOnly answers 405 to methods other than GET and HEAD and reports
+// whether it did.
+func readOnly(ctx *fasthttp.RequestCtx) bool {
+	if ctx.IsGet() || ctx.IsHead() {
+		return false
+	}
+	ctx.Error("method not allowed\n", fasthttp.StatusMethodNotAllowed)
+	ctx.Response.Header.Set("Allow", "GET, HEAD")
+	return true
 }
 
 func deadlineString(ctx context.Context) string {
@@ -355,9 +416,10 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch {
 	case path == "/logs":
+		d.ingesting.RLock()
+		defer d.ingesting.RUnlock()
 		if d.shuttingDown.Load() {
-			ctx.Error("shutting down\n", fasthttp.StatusServiceUnavailable)
-			ctx.Response.Header.Set("Retry-After", "1")
+			unavailable(ctx)
 			return
 		}
 		d.logs.ServeHTTP(ctx)
@@ -367,27 +429,37 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 			ctx.Error("not found\n", fasthttp.StatusNotFound)
 			return
 		}
-		if !ctx.IsGet() && !ctx.IsHead() {
-			ctx.Error("method not allowed\n", fasthttp.StatusMethodNotAllowed)
-			ctx.Response.Header.Set("Allow", "GET, HEAD")
+		if readOnly(ctx) {
 			return
 		}
 		d.tails.ServeHTTP(ctx, app)
 	case path == "/healthz":
+		if readOnly(ctx) {
+			return
+		}
 		if d.shuttingDown.Load() {
-			ctx.Error("shutting down\n", fasthttp.StatusServiceUnavailable)
+			unavailable(ctx) // not ready: take this process out of rotation
 			return
 		}
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.WriteString("ok\n")
 	case path == "/metrics":
+		if readOnly(ctx) {
+			return
+		}
 		d.prom(ctx)
 	case path == "/drains":
+		if readOnly(ctx) {
+			return
+		}
 		d.serveDrains(ctx)
 	case path == "/" && web.WantsPage(ctx), strings.HasPrefix(path, "/web/"):
 		// Browsers get the live tail page; curl and scripts the index below.
 		d.web.ServeHTTP(ctx)
 	case path == "/":
+		if readOnly(ctx) {
+			return
+		}
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.WriteString("sluice log router\nPOST /logs  GET /apps/{app}/logs?num=&tail=1&source=&ps=  GET /healthz  GET /metrics  GET /drains\n" +
 			"GET / with Accept: text/html (a browser), or GET /web/: the live tail page\n")

@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,14 +69,38 @@ func New(cfg Config) *Handler {
 // query is a parsed request.
 type query struct {
 	num    int
+	numSet bool
 	tail   bool
+	after  buffer.Cursor
+	events bool
 	filter buffer.Filter
 }
 
-func parseQuery(args *fasthttp.Args) (query, error) {
+// options are the buffer's read options for q.
+func (q *query) options() buffer.Options {
+	o := buffer.Options{Filter: q.filter, Last: q.num, After: q.after, Events: q.events}
+	if q.numSet {
+		o.Limit = q.num
+	}
+	return o
+}
+
+func parseQuery(args *fasthttp.Args, lastEventID []byte) (query, error) {
 	q := query{num: DefaultNum}
 	var errs []error
+	after := args.Peek("after")
+	if after == nil && len(lastEventID) > 0 {
+		after = lastEventID // an EventSource reconnecting
+	}
+	if after != nil {
+		c, err := buffer.ParseCursor(string(after))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		q.after = c
+	}
 	if v := args.Peek("num"); v != nil {
+		q.numSet = true
 		n, err := strconv.Atoi(string(v))
 		if err != nil || n < 0 || v[0] == '+' {
 			errs = append(errs, fmt.Errorf("num %q: want a whole number, 0 or more", v))
@@ -106,6 +131,22 @@ func parseQuery(args *fasthttp.Args) (query, error) {
 	return q, errors.Join(errs...)
 }
 
+// CursorHeader carries, on a read that is not a tail, the cursor of the
+// newest line the response covers: pass it back as after= to read on.
+const CursorHeader = "Sluice-Cursor"
+
+// wantsEvents reports whether the client asked for server-sent events.
+func wantsEvents(accept []byte) bool {
+	return bytes.Contains(accept, []byte("text/event-stream"))
+}
+
+func contentType(events bool) string {
+	if events {
+		return "text/event-stream; charset=utf-8"
+	}
+	return "text/plain; charset=utf-8"
+}
+
 // validProc accepts what can be a syslog PROCID: 1 to 128 printable
 // US-ASCII characters.
 func validProc(b []byte) bool {
@@ -130,16 +171,21 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx, app string) {
 	if h.tokens.Enabled() && !h.authorize(ctx, app) {
 		return
 	}
-	q, err := parseQuery(ctx.QueryArgs())
+	q, err := parseQuery(ctx.QueryArgs(), ctx.Request.Header.Peek("Last-Event-ID"))
 	if err != nil {
 		ctx.Error(err.Error()+"\n", fasthttp.StatusBadRequest)
 		return
 	}
+	q.events = wantsEvents(ctx.Request.Header.Peek(fasthttp.HeaderAccept))
 	if !q.tail || ctx.IsHead() {
-		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetContentType(contentType(q.events))
 		ctx.Response.Header.Set("Cache-Control", "no-cache")
 		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
-		ctx.SetBody(h.store.Last(nil, app, q.num, q.filter))
+		body, cur := h.store.Read(nil, app, q.options())
+		if !cur.IsZero() {
+			ctx.Response.Header.Set(CursorHeader, cur.String())
+		}
+		ctx.SetBody(body)
 		return
 	}
 	h.mu.Lock()

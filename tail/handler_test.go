@@ -361,31 +361,25 @@ func TestSlowTailGetsL11AndDoesNotSlowAppend(t *testing.T) {
 	for i := 0; i < lines; i++ {
 		e.store.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint(text, " ", i))})
 	}
-	if d := e.metric(t, "sluice_tail_dropped_total"); d == 0 {
-		t.Fatal("no tail drops counted")
-	}
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := bufio.NewReader(resp.Body)
-	sawL11 := false
-	for {
-		got, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("reading the tail: %v (L11 seen: %v)", err, sawL11)
-		}
-		if strings.Contains(got, " sluice[tail]: Error L11 (Tail buffer overflow): ") {
-			sawL11 = true
-		}
-		if strings.HasSuffix(got, fmt.Sprint(" ", lines-1, "\n")) {
-			break
-		}
+	// The session was behind: once it can write again it sends the L11
+	// line that counts what it missed, and ends the response cleanly.
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the tail: %v", err)
 	}
-	if !sawL11 {
-		t.Fatal("no L11 line before the last line")
+	ls := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if last := ls[len(ls)-1]; !strings.Contains(last, " sluice[tail]: Error L11 (Tail buffer overflow): ") {
+		t.Fatalf("last line %q, want the L11 line", last)
 	}
+	if n := e.metric(t, "sluice_tail_behind_total"); n != 1 {
+		t.Fatalf("sluice_tail_behind_total %v", n)
+	}
+	waitFor(t, "the session to end", func() bool { return e.metric(t, "sluice_tail_sessions") == 0 })
 }
 
 func TestClientDisconnectEndsSession(t *testing.T) {
@@ -403,18 +397,21 @@ func TestClientDisconnectEndsSession(t *testing.T) {
 func TestShutdownEndsTails(t *testing.T) {
 	e := start(t, buffer.Config{}, nil)
 	e.store.Append([]sluice.Message{msg("a", "", "before")})
-	var bodies []*http.Response
+	var bodies []*bufio.Reader
 	for i := 0; i < 3; i++ {
-		resp, _ := e.tail(t, "/apps/a/logs?tail=1")
-		bodies = append(bodies, resp)
+		_, r := e.tail(t, "/apps/a/logs?tail=1")
+		if l, err := r.ReadString('\n'); err != nil || !strings.HasSuffix(l, "app: before\n") {
+			t.Fatalf("first line %q, %v", l, err)
+		}
+		bodies = append(bodies, r)
 	}
 	waitFor(t, "sessions", func() bool { return e.metric(t, "sluice_tail_sessions") == 3 })
 	e.h.Shutdown()
-	for _, resp := range bodies {
+	for _, r := range bodies {
 		// A clean end of the chunked body, not a broken connection.
-		b, err := io.ReadAll(resp.Body)
-		if err != nil || !strings.HasSuffix(string(b), "app: before\n") {
-			t.Fatalf("body %q, %v", b, err)
+		b, err := io.ReadAll(r)
+		if err != nil || len(b) != 0 {
+			t.Fatalf("rest of the body %q, %v", b, err)
 		}
 	}
 	if n := e.metric(t, "sluice_tail_sessions"); n != 0 {
@@ -528,4 +525,134 @@ func TestConcurrentWritersAndTails(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// TestCursorsAndEvents: plain reads carry the cursor in a header, event
+// streams carry one per line, and after= (or Last-Event-ID) resumes.
+func TestCursorsAndEvents(t *testing.T) {
+	e := start(t, buffer.Config{}, nil)
+	for i := 0; i < 5; i++ {
+		e.store.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint("l", i))})
+	}
+	status, hdr, body := e.get(t, "/apps/a/logs?num=2")
+	cur := hdr.Get(CursorHeader)
+	if status != 200 || !strings.HasSuffix(body, "l4\n") || !strings.HasSuffix(cur, ":5") {
+		t.Fatalf("status %d cursor %q body %q", status, cur, body)
+	}
+	epoch, _, _ := strings.Cut(cur, ":")
+	for i := 5; i < 8; i++ {
+		e.store.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint("l", i))})
+	}
+	cases := []struct {
+		name, path string
+		header     []string
+		status     int
+		body       string
+	}{
+		{"after", "/apps/a/logs?after=" + epoch + ":5", nil, 200, line(msg("a", "web.1", "l5")) + line(msg("a", "web.1", "l6")) + line(msg("a", "web.1", "l7"))},
+		{"after num", "/apps/a/logs?num=1&after=" + epoch + ":5", nil, 200, line(msg("a", "web.1", "l5"))},
+		{"last-event-id", "/apps/a/logs", []string{"Last-Event-ID", epoch + ":7"}, 200, line(msg("a", "web.1", "l7"))},
+		{"events", "/apps/a/logs?num=1", []string{"Accept", "text/event-stream"}, 200,
+			"id: " + epoch + ":8\ndata: " + line(msg("a", "web.1", "l7")) + "\n"},
+		{"bad cursor", "/apps/a/logs?after=nope", nil, 400, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, body := e.get(t, tc.path, tc.header...)
+			if status != tc.status || (status == 200 && body != tc.body) {
+				t.Fatalf("status %d body %q, want %d %q", status, body, tc.status, tc.body)
+			}
+		})
+	}
+
+	// A tail as events: where it starts, then each line with its id.
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/apps/a/logs?tail=1&num=1", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream; charset=utf-8" {
+		t.Fatalf("content type %q", ct)
+	}
+	r := bufio.NewReader(resp.Body)
+	e.store.Append([]sluice.Message{msg("a", "web.1", "new\nline")})
+	want := "id: " + epoch + ":7\n\n" +
+		"id: " + epoch + ":8\ndata: " + line(msg("a", "web.1", "l7")) + "\n" +
+		"id: " + epoch + ":9\ndata: " + line(msg("a", "web.1", "new\nline")) + "\n"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(r, got); err != nil || string(got) != want {
+		t.Fatalf("events %q, %v\nwant %q", got, err, want)
+	}
+}
+
+// TestHostileLinesStayOneLine sends messages that try to forge lines or
+// drive the reader's terminal through every read path.
+func TestHostileLinesStayOneLine(t *testing.T) {
+	e := start(t, buffer.Config{}, nil)
+	_, r := e.tail(t, "/apps/a/logs?tail=1")
+	hostile := []string{
+		"first part\n2026-12-02T00:00:00.000000+00:00 app[fake.1]: injected",
+		"\x1b]52;c;ZWNobyBwd25lZA==\a",             // OSC 52: write the clipboard
+		"\x1b]0;owned\x1b\\",                       // OSC 0: window title
+		"\x1b[2J\x1b[H\x1b[31mred\r\u009b1mc1 csi", // CSI clear, home, colour; CR; C1 CSI
+		"rtl \u202eevil\u202c",
+	}
+	for _, h := range hostile {
+		e.store.Append([]sluice.Message{msg("a", "web.1", h)})
+	}
+	_, _, body := e.get(t, "/apps/a/logs")
+	var tailed strings.Builder
+	for range hostile {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		tailed.WriteString(l)
+	}
+	for how, out := range map[string]string{"read": body, "tail": tailed.String()} {
+		ls := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(ls) != len(hostile) {
+			t.Fatalf("%s: %d lines for %d messages:\n%s", how, len(ls), len(hostile), out)
+		}
+		for i, l := range ls {
+			if want := strings.TrimSuffix(string(sluice.AppendDisplay(nil, hostile[i])), "\n"); !strings.HasSuffix(l, ": "+want) {
+				t.Fatalf("%s: line %q, want it to end %q", how, l, want)
+			}
+			for _, c := range []byte(l) {
+				if c < 0x20 || c == 0x7f {
+					t.Fatalf("%s: raw control %#x in %q", how, c, l)
+				}
+			}
+			if strings.Contains(l, "\u009b") || strings.Contains(l, "\u202e") {
+				t.Fatalf("%s: raw C1/bidi in %q", how, l)
+			}
+		}
+	}
+	if !strings.Contains(body, `first part\n2026-12-02T00:00:00.000000+00:00 app[fake.1]: injected`) ||
+		!strings.Contains(body, `\x1b]52;c;`) {
+		t.Fatalf("escapes not as expected:\n%s", body)
+	}
+}
+
+// TestTailCapsAnswer429 checks the caps on open tails over HTTP.
+func TestTailCapsAnswer429(t *testing.T) {
+	e := start(t, buffer.Config{MaxTails: 3, MaxTailsPerApp: 2}, nil)
+	e.tail(t, "/apps/a/logs?tail=1")
+	e.tail(t, "/apps/a/logs?tail=1")
+	waitFor(t, "two sessions", func() bool { return e.metric(t, "sluice_tail_sessions") == 2 })
+	status, hdr, body := e.get(t, "/apps/a/logs?tail=1")
+	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" || !strings.Contains(body, "MAX_TAILS_PER_APP") {
+		t.Fatalf("third tail of a: %d %q %q", status, hdr.Get("Retry-After"), body)
+	}
+	e.tail(t, "/apps/b/logs?tail=1")
+	waitFor(t, "three sessions", func() bool { return e.metric(t, "sluice_tail_sessions") == 3 })
+	if status, _, body := e.get(t, "/apps/c/logs?tail=1"); status != http.StatusTooManyRequests || !strings.Contains(body, "(MAX_TAILS)") {
+		t.Fatalf("fourth tail: %d %q", status, body)
+	}
+	// Reads that are not tails are not capped.
+	if status, _, _ := e.get(t, "/apps/c/logs"); status != 200 {
+		t.Fatalf("plain read: %d", status)
+	}
 }

@@ -42,7 +42,15 @@ const chunkHead = 18
 // write fails or the handler shuts down. c is closed by fasthttp after run.
 func (s *session) run(c net.Conn) {
 	s.conn = c
-	s.sub = s.h.store.Subscribe(s.app, s.q.filter)
+	sub, err := s.h.store.Subscribe(s.app, s.q.options())
+	if err != nil {
+		s.writeDeadline()
+		body := err.Error() + "\n"
+		_, _ = io.WriteString(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+			"Content-Length: "+strconv.Itoa(len(body))+"\r\nRetry-After: 10\r\nConnection: close\r\n\r\n"+body)
+		return
+	}
+	s.sub = sub
 	defer s.sub.Close()
 	if !s.h.track(s) {
 		s.writeDeadline()
@@ -91,28 +99,46 @@ func (s *session) stream(ctx context.Context) (string, error) {
 		// HTTP/1.0 has no chunks: the body ends when the connection does.
 		head = "HTTP/1.0 200 OK\r\n"
 	}
-	head += "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-cache\r\n" +
+	head += "Content-Type: " + contentType(s.q.events) + "\r\nCache-Control: no-cache\r\n" +
 		"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
 	buf := make([]byte, 0, 4096)
 	buf = append(buf, head...)
 	if err := s.write(buf); err != nil {
 		return "write failed", err
 	}
-	// The backlog ends exactly where the subscription begins: no line is
+	buf = buf[:chunkHead]
+	if s.q.events {
+		// Where the stream begins, so that a client that loses it before
+		// the first line resumes from there.
+		buf = append(buf, "id: "...)
+		buf = s.sub.Position().AppendText(buf)
+		buf = append(buf, "\n\n"...)
+	}
+	// The backlog and the new lines come from one cursor: no line is
 	// missed or sent twice between the two.
-	buf = s.sub.Backlog(buf[:chunkHead], s.q.num)
 	for {
 		if err := s.writeChunk(buf); err != nil {
 			return "write failed", err
 		}
+		if cap(buf) > maxBuf {
+			buf = make([]byte, chunkHead, 4096)
+		}
 		var err error
 		buf, err = s.sub.Next(ctx, buf[:chunkHead])
 		switch {
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, io.EOF), errors.Is(err, buffer.ErrBehind):
+			if errors.Is(err, buffer.ErrBehind) {
+				if err := s.writeChunk(buf); err != nil {
+					return "write failed", err
+				}
+			}
 			if s.http11 {
 				if err := s.write([]byte("0\r\n\r\n")); err != nil {
 					return "write failed", err
 				}
+			}
+			if errors.Is(err, buffer.ErrBehind) {
+				return "fell behind", nil
 			}
 			return "shutdown", nil
 		case err != nil:
@@ -120,6 +146,9 @@ func (s *session) stream(ctx context.Context) (string, error) {
 		}
 	}
 }
+
+// maxBuf is the largest write buffer a session keeps between writes.
+const maxBuf = 64 << 10
 
 // writeChunk writes buf[chunkHead:] as one chunk; buf[:chunkHead] is room
 // for the size line. Empty data writes nothing (an empty chunk would end

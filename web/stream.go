@@ -121,7 +121,15 @@ type stream struct {
 // heartbeat. c is closed by fasthttp after run.
 func (s *stream) run(c net.Conn) {
 	s.conn = c
-	s.sub = s.h.store.Subscribe(s.app, buffer.Filter{})
+	sub, err := s.h.store.Subscribe(s.app, buffer.Options{Last: s.num})
+	if err != nil { // a cap on tails (MAX_TAILS, MAX_TAILS_PER_APP)
+		s.h.m.rejected.Inc()
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+			"Retry-After: 5\r\nConnection: close\r\n\r\n"+err.Error()+"\n")
+		return
+	}
+	s.sub = sub
 	defer s.sub.Close()
 	if !s.h.track(s) {
 		s.h.m.rejected.Inc()
@@ -160,23 +168,49 @@ const streamHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=
 	"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n" +
 	"retry: 2000\n\n"
 
+// backlog reads the lines the subscription begins with (the app's last
+// num lines) without waiting for new ones.
+func (s *stream) backlog() ([]byte, error) {
+	now, cancel := context.WithCancel(context.Background())
+	cancel()
+	lines := make([]byte, 0, 4096)
+	for {
+		var err error
+		if lines, err = s.sub.Next(now, lines); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return lines, nil
+			}
+			return lines, err
+		}
+	}
+}
+
 func (s *stream) stream(ctx context.Context) (string, error) {
 	if err := s.write([]byte(streamHead)); err != nil {
 		return "write failed", err
 	}
-	lines := s.sub.Backlog(make([]byte, 0, 4096), s.num)
+	lines, err := s.backlog()
 	ev := appendEvent(make([]byte, 0, len(lines)+64), "backlog", lines)
 	for {
 		if err := s.write(ev); err != nil {
 			return "write failed", err
 		}
-		var err error
+		switch {
+		case errors.Is(err, io.EOF):
+			return "shutdown", nil
+		case errors.Is(err, buffer.ErrBehind):
+			// The L11 line went out; the page reconnects and reads the
+			// backlog again, as `sluice logs --tail` does.
+			return "fell behind", nil
+		}
 		wctx, cancel := context.WithTimeout(ctx, s.h.heartbeat)
 		lines, err = s.sub.Next(wctx, lines[:0])
 		cancel()
 		switch {
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, io.EOF) && len(lines) == 0:
 			return "shutdown", nil
+		case errors.Is(err, io.EOF), errors.Is(err, buffer.ErrBehind):
+			ev = appendEvent(ev[:0], "", lines) // sent, then the stream ends above
 		case ctx.Err() != nil:
 			return "client left", nil
 		case err != nil: // the heartbeat's timeout

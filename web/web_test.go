@@ -375,7 +375,7 @@ func TestStream(t *testing.T) {
 		got = append(got, data...)
 	}
 	for i, h := range hostile {
-		want := strings.ReplaceAll(h, "\r", "\u240d")
+		want := string(sluice.AppendDisplay(nil, h)) // the router escapes every read path
 		if !strings.HasSuffix(got[i], ": "+want) {
 			t.Errorf("line %d: %q, want it to end in %q", i, got[i], want)
 		}
@@ -390,8 +390,9 @@ func TestStreamEmptyBacklog(t *testing.T) {
 	}
 }
 
-// A browser that falls behind gets the bounded queue and the L11 line of
-// `sluice logs --tail`.
+// A browser that falls behind is treated as `sluice logs --tail`: it gets
+// the L11 line and its stream ends (the page reconnects and reads the
+// backlog again).
 func TestStreamL11(t *testing.T) {
 	s := startServer(t, "", Config{}, buffer.Config{TailBuffer: 10})
 	e, _ := openStream(t, s, "web", "")
@@ -400,17 +401,18 @@ func TestStreamL11(t *testing.T) {
 	for i := range texts {
 		texts[i] = fmt.Sprint("line ", i)
 	}
-	s.send("web", texts...) // one append: 990 overflow the queue before the stream reads
-	var got []string
-	for len(got) == 0 || !strings.HasSuffix(got[len(got)-1], "line 999") {
-		_, data := e.event(t)
-		got = append(got, data...)
+	s.send("web", texts...) // one append: 1,000 lines, far more than TAIL_BUFFER behind
+	_, data := e.event(t)
+	if len(data) != 1 || !strings.Contains(data[0], "sluice[tail]: Error L11 (Tail buffer overflow): 1000 messages dropped") {
+		t.Fatalf("event %q, want the L11 notice alone", data)
 	}
-	if !strings.Contains(got[0], "sluice[tail]: Error L11 (Tail buffer overflow): 990 messages dropped") {
-		t.Fatalf("first line %q, want the L11 notice", got[0])
+	_ = e.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if rest, err := io.ReadAll(e.br); err != nil || len(rest) != 0 {
+		t.Fatalf("after L11: %q, %v; want the stream to end", rest, err)
 	}
-	if len(got) != 11 {
-		t.Fatalf("%d lines, want L11 and the newest 10", len(got))
+	e2, _ := openStream(t, s, "web", "")
+	if typ, data := e2.event(t); typ != "backlog" || len(data) == 0 || !strings.HasSuffix(data[len(data)-1], "line 999") {
+		t.Fatalf("backlog after reconnecting %s %q, want it to end with the newest line", typ, data)
 	}
 }
 

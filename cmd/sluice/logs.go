@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
 	"github.com/sluice-logs/sluice/drains/retryafter"
 
@@ -88,6 +89,14 @@ func parseLogs(args []string) (logsOptions, error) {
 		return o, usageErrorf("logs: --num %d: must not be negative", o.num)
 	}
 	return o, nil
+}
+
+// resume is the query string of a tail that goes on after cursor.
+func (o *logsOptions) resume(cursor string) url.Values {
+	q := o.query(0)
+	q.Del("num")
+	q.Set("after", cursor)
+	return q
 }
 
 // query is the query string of GET /apps/{app}/logs asking for the last num
@@ -176,6 +185,10 @@ type client struct {
 	hc       *http.Client
 	out      *output
 	stderr   io.Writer
+	// cursor is the position of the last line printed (of the last event
+	// seen), when the router sends event streams; a reconnect resumes
+	// after it.
+	cursor string
 }
 
 // once prints the app's recent lines and returns.
@@ -214,6 +227,7 @@ func (c *client) tail(ctx context.Context, o *logsOptions) error {
 	}
 	var d deduper
 	var b backoff
+	warned := false
 	for {
 		began := time.Now()
 		err := c.stream(ctx, resp, cancel, &d)
@@ -229,19 +243,29 @@ func (c *client) tail(ctx context.Context, o *logsOptions) error {
 		}
 		fmt.Fprintf(c.stderr, "sluice: connection lost (%s); reconnecting…\n", why)
 
-		// Ask for enough recent lines to cover the gap. When nothing was
-		// printed yet there is nothing to dedupe against: ask for what
-		// the user asked for.
+		// Resume after the last line printed. A router that gives no
+		// cursors (an older one) is asked for enough recent lines to
+		// cover the gap, and the deduper skips those printed already.
+		// When nothing was printed yet there is nothing to dedupe
+		// against: ask for what the user asked for.
+		q := o.resume(c.cursor)
 		num := resyncLines
-		if d.empty() {
-			num = o.num
+		if c.cursor == "" {
+			if d.empty() {
+				num = o.num
+			}
+			q = o.query(num)
+			if !warned {
+				warned = true
+				fmt.Fprintln(c.stderr, "sluice: the router gives no line positions; resuming from its recent lines, which may miss or repeat some")
+			}
 		}
 		// A router that keeps dropping the stream at once is not hammered:
 		// the backoff starts again only after a stream that lasted.
 		if time.Since(began) >= healthyStream {
 			b.reset()
 		}
-		resp, cancel, err = c.reconnect(ctx, o.query(num), &b)
+		resp, cancel, err = c.reconnect(ctx, q, &b)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -249,7 +273,9 @@ func (c *client) tail(ctx context.Context, o *logsOptions) error {
 			return err
 		}
 		fmt.Fprintln(c.stderr, "sluice: reconnected")
-		d.start(num)
+		if c.cursor == "" {
+			d.start(num)
+		}
 	}
 }
 
@@ -303,7 +329,13 @@ func (c *client) open(ctx context.Context, q url.Values) (*http.Response, contex
 		cancel()
 		return nil, nil, fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Accept", "text/plain")
+	// A tail asks for server-sent events: they carry each line's cursor,
+	// by which a reconnect resumes exactly.
+	accept := "text/plain"
+	if q.Get("tail") == "1" {
+		accept = "text/event-stream, text/plain;q=0.5"
+	}
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", version.UserAgent())
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -386,11 +418,16 @@ func (e *httpError) retryable() bool {
 	return e.code >= 500 || e.code == http.StatusRequestTimeout || e.code == http.StatusTooManyRequests
 }
 
-// output writes lines to stdout through a buffer, coloured or not.
+// output writes lines to stdout through a buffer, coloured or not. Every
+// line is escaped for display (sluice.AppendDisplay) whatever the router
+// sent: a router that does not escape (an older or a foreign one) must not
+// reach the terminal with a message's control characters, nor split one
+// message into lines.
 type output struct {
 	w     *bufio.Writer
 	color bool
 	buf   []byte
+	safe  []byte
 }
 
 func newOutput(w io.Writer, color bool) *output {
@@ -399,6 +436,10 @@ func newOutput(w io.Writer, color bool) *output {
 
 // line writes one line (with its '\n'). Errors show at flush.
 func (o *output) line(l []byte) {
+	if body := l[:len(l)-1]; sluice.NeedsDisplayEscape(body) {
+		o.safe = append(sluice.AppendDisplay(o.safe[:0], body), '\n')
+		l = o.safe
+	}
 	if o.color {
 		o.buf = appendColored(o.buf[:0], l)
 		l = o.buf

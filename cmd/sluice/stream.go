@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -56,6 +57,11 @@ func (c *client) stream(ctx context.Context, resp *http.Response, cancel context
 		c.out.line(line)
 		d.record(line)
 	}
+	// An event stream carries each line's cursor: no deduper then.
+	var ev *events
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		ev = &events{c: c}
+	}
 	var timer *time.Timer
 	var timerC <-chan time.Time
 	var deadline time.Time
@@ -97,6 +103,10 @@ func (c *client) stream(ctx context.Context, resp *http.Response, cancel context
 				i := bytes.IndexByte(chunk, '\n') // every chunk ends with '\n'
 				line := chunk[:i+1]
 				chunk = chunk[i+1:]
+				if ev != nil {
+					ev.feed(line)
+					continue
+				}
 				if !d.active {
 					emit(line)
 					continue
@@ -123,6 +133,42 @@ func (c *client) stream(ctx context.Context, resp *http.Response, cancel context
 			c.out.flush() //nolint:errcheck // leaving anyway; show what was read
 			return ctx.Err()
 		}
+	}
+}
+
+// events reads a text/event-stream body: "data:" is a line to print, "id:"
+// its cursor; an event is printed, and its cursor kept, when the blank line
+// that ends it arrives, so that a stream broken mid-event is resumed before
+// it. Other fields and comments are ignored.
+type events struct {
+	c       *client
+	data    []byte
+	hasData bool
+	id      string
+	hasID   bool
+}
+
+func (e *events) feed(line []byte) {
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	field, value, _ := bytes.Cut(line, []byte(":"))
+	value = bytes.TrimPrefix(value, []byte(" "))
+	switch {
+	case len(line) == 0:
+		if e.hasData {
+			e.c.out.line(append(e.data, '\n'))
+		}
+		if e.hasID {
+			e.c.cursor = e.id
+		}
+		e.data, e.hasData, e.hasID = e.data[:0], false, false
+	case string(field) == "data":
+		if e.hasData {
+			e.data = append(e.data, '\n') // shown as \n: one event, one line
+		}
+		e.data = append(e.data, value...)
+		e.hasData = true
+	case string(field) == "id":
+		e.id, e.hasID = string(value), true
 	}
 }
 
