@@ -48,3 +48,7 @@ func (l *ErrLog) Printf(kind, format string, args ...any) {
 	}
 	fmt.Fprintf(l.w, "%s: %s\n", l.prefix, msg)
 }
+
+// Writer is where the ErrLog writes (for messages that are not rate
+// limited).
+func (l *ErrLog) Writer() io.Writer { return l.w }

@@ -30,6 +30,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "logs":
 		err = runLogs(ctx, args[1:], stdout, stderr, getenv)
+	case "ship":
+		err = runShip(ctx, args[1:], stdout, stderr, getenv)
+	case "agent":
+		err = runAgent(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		_, err = fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help", "-help":
@@ -43,9 +47,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // exitStatus reports err on stderr and returns the exit status it means.
 func exitStatus(err error, stderr io.Writer) int {
 	var uerr *usageError
+	var code *exitCodeError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &code):
+		return code.code
 	case errors.Is(err, syscall.EPIPE):
 		// The reader went away (sluice logs | head): not an error.
 		return exitOK
