@@ -217,6 +217,7 @@ func (s *Shipper) dropOldestLocked() bool {
 	s.bytes -= e.size
 	*e = entry{}
 	s.head++
+	s.compactLocked()
 	s.cfg.Errors.Printf("drop", "buffer full (%d lines, %d bytes): dropping the oldest lines", s.cfg.BufferLines, s.cfg.BufferBytes)
 	return true
 }
@@ -372,9 +373,16 @@ func (s *Shipper) take(b *batch) {
 	if b.lines == 0 {
 		b.lastSeq = s.seq // only notices: every line so far is done
 	}
+	s.compactLocked()
+}
+
+// compactLocked moves the live entries to the front of the queue once the
+// dead ones before them outnumber them, so the slice never grows beyond
+// about twice the buffered lines however many pass through it.
+func (s *Shipper) compactLocked() {
 	if s.head == len(s.queue) {
 		s.queue, s.head = s.queue[:0], 0
-	} else if s.head > len(s.queue)/2 && s.head > 1024 {
+	} else if s.head > len(s.queue)/2 && s.head >= 64 {
 		k := copy(s.queue, s.queue[s.head:])
 		clear(s.queue[k:])
 		s.queue, s.head = s.queue[:k], 0
