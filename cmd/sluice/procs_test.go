@@ -77,7 +77,7 @@ func cleanEnv(extra ...string) []string {
 func startSluiced(t *testing.T, env ...string) string {
 	t.Helper()
 	bin := binaries(t)
-	cmd := exec.Command(bin+"/sluiced")
+	cmd := exec.Command(bin + "/sluiced")
 	cmd.Env = append([]string{"PORT=0", "SYSLOG_TCP_ADDR=127.0.0.1:0", "SYSLOG_UDP_ADDR=", "SHUTDOWN_TIMEOUT=2s",
 		"BUFFER_LINES=50000", "BUFFER_BYTES=64MiB"}, env...)
 	stdout, err := cmd.StdoutPipe()
