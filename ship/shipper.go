@@ -93,6 +93,7 @@ type Shipper struct {
 	seq     uint64 // last sequence given out
 	closing bool
 	dropped map[string]*loss // L12 to report, by app
+	notes   []sluice.Message // other in-band reports (Report), bounded
 	lost    map[string]*loss // L13 to report, by app
 	stats   Stats
 
@@ -238,6 +239,25 @@ func addLoss(m map[string]*loss, app string, n uint64, since time.Time) {
 	m[app] = &loss{n: n, since: since}
 }
 
+// maxNotes bounds the reports queued with Report.
+const maxNotes = 100
+
+// Report queues an in-band error line for app (source and proc as the
+// L12/L13 lines), sent at the head of the next batch. At most maxNotes wait;
+// more are written to Errors only.
+func (s *Shipper) Report(app, text string) {
+	s.mu.Lock()
+	full := len(s.notes) >= maxNotes
+	if !full {
+		s.notes = append(s.notes, s.notice(app, time.Now(), text))
+	}
+	s.mu.Unlock()
+	s.cfg.Errors.Printf("report", "%s: %s", app, text)
+	if !full {
+		s.wake()
+	}
+}
+
 // Acked is the highest sequence number up to which every line is done:
 // delivered, or dropped or given up (and then reported in-band).
 func (s *Shipper) Acked() uint64 { return s.acked.Load() }
@@ -298,7 +318,7 @@ func (s *Shipper) run(ctx context.Context) {
 		s.mu.Lock()
 		n := len(s.queue) - s.head
 		closing := s.closing
-		notices := len(s.dropped) + len(s.lost)
+		notices := len(s.dropped) + len(s.lost) + len(s.notes)
 		var age time.Duration
 		if n > 0 {
 			age = time.Since(s.queue[s.head].arrived)
@@ -342,7 +362,7 @@ type batch struct {
 	// reported are the notices this batch carries, to put back if it is
 	// given up.
 	dropped, lost map[string]*loss
-	notes         []byte // storage of the notice texts
+	notes         []sluice.Message
 }
 
 // take moves up to BatchLines queued lines, and the pending notices, into b.
@@ -360,6 +380,8 @@ func (s *Shipper) take(b *batch) {
 	for app, l := range b.lost {
 		b.msgs = append(b.msgs, s.notice(app, now, "Error L13: "+strconv.FormatUint(l.n, 10)+" messages lost since "+l.since.UTC().Format(time.RFC3339)+"."))
 	}
+	b.notes, s.notes = s.notes, nil
+	b.msgs = append(b.msgs, b.notes...)
 	end := min(len(s.queue), s.head+s.cfg.BatchLines)
 	for i := s.head; i < end; i++ {
 		e := &s.queue[i]
@@ -406,6 +428,10 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 		}
 		for app, l := range b.lost {
 			addLoss(s.lost, app, l.n, l.since)
+		}
+		s.notes = append(b.notes, s.notes...)
+		if len(s.notes) > maxNotes {
+			s.notes = s.notes[:maxNotes]
 		}
 		counts := map[string]uint64{}
 		for _, m := range b.msgs[len(b.msgs)-b.lines:] {
