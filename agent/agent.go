@@ -27,9 +27,8 @@ var _ Sink = (*ship.Shipper)(nil)
 // Defaults of Config.
 const (
 	DefaultPoll = 250 * time.Millisecond
-	// stateEvery is the least time between two writes of the state file;
-	// a write is due at most this long (plus one poll) after an ack.
-	stateEvery = 250 * time.Millisecond
+	// stateSync is the least time between two fsyncs of the state file.
+	stateSync = time.Second
 	// readBudget bounds what one file may read per round, so one busy
 	// file does not starve the others.
 	readBudget = 4 << 20
@@ -65,8 +64,9 @@ type Agent struct {
 	round int
 	buf   []byte
 
-	lastSave  time.Time
-	lastState []stateEntry
+	lastSync   time.Time // of the last fsync of the state file
+	savedAcked uint64    // the sink's Acked at the last write
+	lastState  []stateEntry
 }
 
 // mark is the file offset after a message, by the message's sequence.
@@ -472,7 +472,7 @@ func (a *Agent) emit(ctx context.Context, fl *follower, text []byte, t time.Time
 		return err
 	}
 	fl.pending = append(fl.pending, mark{seq: seq, end: end})
-	if time.Since(a.lastSave) >= stateEvery {
+	if a.sink.Acked() != a.savedAcked {
 		a.maybeSave(false)
 	}
 	return nil
@@ -506,12 +506,16 @@ func (a *Agent) commit(fl *follower) {
 	}
 }
 
-// maybeSave writes the state file when positions moved and the last write
-// is at least stateEvery old (or force).
+// maybeSave writes the state file when positions moved (or force). The
+// write is a rename of a complete file, so a kill -9 finds either the old
+// or the new state, and it happens as soon as the loop sees an ack: a
+// restart repeats at most the batch that was in flight. The fsync that
+// makes it survive a power loss as well happens at most every stateSync.
 func (a *Agent) maybeSave(force bool) {
-	if a.cfg.State == "" || (!force && time.Since(a.lastSave) < stateEvery) {
+	if a.cfg.State == "" {
 		return
 	}
+	acked := a.sink.Acked()
 	st := stateFile{Version: 1, Files: make([]stateEntry, 0, len(a.files))}
 	for _, fl := range a.files {
 		a.commit(fl)
@@ -520,15 +524,19 @@ func (a *Agent) maybeSave(force bool) {
 		}
 		st.Files = append(st.Files, stateEntry{Path: fl.path, Dev: fl.id.Dev, Ino: fl.id.Ino, Offset: fl.committed, Size: fl.size})
 	}
+	a.savedAcked = acked
 	if !force && sameState(st.Files, a.lastState) {
-		a.lastSave = time.Now()
 		return
 	}
-	if err := saveState(a.cfg.State, &st); err != nil {
+	sync := force || time.Since(a.lastSync) >= stateSync
+	if err := saveState(a.cfg.State, &st, sync); err != nil {
 		a.cfg.Errors.Printf("state", "%v", err)
 		return
 	}
-	a.lastSave, a.lastState = time.Now(), st.Files
+	if sync {
+		a.lastSync = time.Now()
+	}
+	a.lastState = st.Files
 }
 
 func sameState(x, y []stateEntry) bool {

@@ -20,10 +20,11 @@
 // just after its last byte; the state file (Config.State) records, per
 // file, the offset of the last message the router acknowledged (never one
 // still buffered, in flight, or held by a multi-line or CRI-partial join).
-// It is written atomically (temporary file, fsync, rename) at most
-// stateEvery after an acknowledgement, so a restart — kill -9 included —
-// repeats at most what was unacknowledged and loses nothing that was still
-// on disk. A file that vanished while the agent was down before it was read
+// It is rewritten atomically (a complete temporary file renamed over it)
+// as soon as the reading loop sees an acknowledgement — within a poll
+// interval when idle — and fsynced at most once a second, so a restart
+// after kill -9 repeats at most the batch that was in flight and loses
+// nothing that was still on disk. A file that vanished while the agent was down before it was read
 // to its end is reported in-band as L13.
 //
 // Concurrency: Run is one goroutine that does all the reading, naming and

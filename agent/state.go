@@ -42,8 +42,9 @@ func loadState(path string) (st stateFile, first bool, err error) {
 }
 
 // saveState writes st to path atomically: a temporary file beside it,
-// fsynced, renamed over it, and the directory fsynced.
-func saveState(path string, st *stateFile) error {
+// renamed over it. With sync, the file is fsynced before the rename and
+// the directory after it, so the state also survives a power loss.
+func saveState(path string, st *stateFile, sync bool) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
@@ -58,15 +59,20 @@ func saveState(path string, st *stateFile) error {
 		tmp.Close()
 		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync state %s: %w", tmp.Name(), err)
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("sync state %s: %w", tmp.Name(), err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("replace state %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

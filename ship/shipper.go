@@ -338,7 +338,7 @@ func (s *Shipper) run(ctx context.Context) {
 			}
 			continue
 		}
-		if n < s.cfg.BatchLines && !closing && age < s.cfg.BatchWait {
+		if n > 0 && n < s.cfg.BatchLines && !closing && age < s.cfg.BatchWait {
 			timer.Reset(s.cfg.BatchWait - age)
 			select {
 			case <-s.work:
@@ -446,17 +446,20 @@ func (s *Shipper) deliver(ctx context.Context, b *batch) bool {
 	}
 	s.lines -= b.lines
 	s.bytes -= b.bytes
+	// A batch cut short by Close's deadline is neither delivered nor
+	// reported: Acked stays behind it, so the agent reads it again.
+	stopped := err != nil && ctx.Err() != nil
+	if !stopped && b.lastSeq > s.acked.Load() {
+		s.acked.Store(b.lastSeq) // before Adds wake up, so they see it
+	}
 	close(s.space)
 	s.space = make(chan struct{})
 	s.mu.Unlock()
-	if err != nil {
+	if err != nil && !stopped {
 		s.cfg.Errors.Printf("giveup", "gave up a batch of %d lines: %v", b.lines, err)
 	}
-	if b.lastSeq > s.acked.Load() {
-		s.acked.Store(b.lastSeq)
-		if s.cfg.OnAck != nil {
-			s.cfg.OnAck(b.lastSeq)
-		}
+	if !stopped && s.cfg.OnAck != nil {
+		s.cfg.OnAck(s.acked.Load())
 	}
 	clear(b.msgs)
 	return err == nil
