@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -52,8 +51,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs := newAgentFlags(&o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			_, err = fmt.Fprint(stdout, usage())
-			return err
+			return printCommandHelp(stdout, "sluice agent --glob PATTERN [flags]", fs)
 		}
 		return usageErrorf("agent: %v", err)
 	}

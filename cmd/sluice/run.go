@@ -86,6 +86,8 @@ var envVars = []struct{ name, help string }{
 	{"SLUICE_URL", "Base URL of the router (default " + defaultURL + ")."},
 	{"SLUICE_TOKEN", "Token sent as \"Authorization: Bearer …\"; needed when the router has TOKENS."},
 	{"NO_COLOR", "When set (non-empty), never colour the output."},
+	{"SLUICE_APP", "Default --app of ship."},
+	{"DYNO", "Default --proc of ship (e.g. web.1)."},
 }
 
 // usage is the text of `sluice help`. The flag list is generated from the
@@ -96,11 +98,16 @@ func usage() string {
 
 Usage:
   sluice logs --app APP [--num N] [--tail] [--source S] [--ps P] [--no-color]
+  sluice ship [--app APP] [--proc PROC] [--drop|--block] [flags] [-- CMD [ARGS...]]
+  sluice agent --glob PATTERN [--glob PATTERN...] [--state FILE] [--multiline] [flags]
   sluice version
   sluice help
 
 Commands:
   logs      Print the app's recent log lines; with --tail, keep printing new ones.
+  ship      Run CMD and ship its stdout and stderr to the router (without CMD: stdin);
+            exit with CMD's status. 'sluice ship -h' lists its flags.
+  agent     Follow log files (Kubernetes, Docker, plain) and ship their lines.
   version   Print the version and commit of this build.
   help      Print this help (also -h, --help).
 

@@ -57,8 +57,7 @@ func runShip(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs := newShipFlags(&o)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			_, err = fmt.Fprint(stdout, usage())
-			return err
+			return printCommandHelp(stdout, "sluice ship [flags] [-- CMD [ARGS...]]", fs)
 		}
 		return usageErrorf("ship: %v", err)
 	}

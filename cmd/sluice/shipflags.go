@@ -170,3 +170,27 @@ func hostname() string {
 	}
 	return h
 }
+
+// printCommandHelp prints a subcommand's usage line and every flag.
+func printCommandHelp(w io.Writer, usageLine string, fs *flag.FlagSet) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage:\n  %s\n\nFlags:\n", usageLine)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, help := flag.UnquoteUsage(f)
+		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); isBool {
+			arg = ""
+		}
+		left := "--" + f.Name
+		if arg != "" {
+			left += " " + arg
+		}
+		switch f.DefValue {
+		case "", "0", "false", "[]":
+		default:
+			help += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(&b, "  %-26s %s\n", left, help)
+	})
+	_, err := io.WriteString(w, b.String())
+	return err
+}
