@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -51,11 +52,35 @@ func ReadLines(r io.Reader, maxLine int, wait time.Duration, stop <-chan struct{
 		}
 		return emit(unsafe.String(unsafe.SliceData(b), len(b)), isStderr)
 	}
+	// The stopper and this loop both set the deadline; under mu, the loop
+	// never replaces the stopper's deadline in the past with a later one.
+	var mu sync.Mutex
 	stopped := false
+	setDeadline := func(t time.Time) {
+		mu.Lock()
+		if !stopped {
+			dl.SetReadDeadline(t)
+		}
+		mu.Unlock()
+	}
+	isStopped := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return stopped
+	}
 	if stop != nil && dl != nil {
+		done := make(chan struct{})
+		defer close(done)
 		go func() {
-			<-stop
+			select {
+			case <-stop:
+			case <-done:
+				return
+			}
+			mu.Lock()
+			stopped = true
 			dl.SetReadDeadline(time.Unix(1, 0))
+			mu.Unlock()
 		}()
 	}
 	pendingSince := time.Time{}
@@ -74,11 +99,11 @@ func ReadLines(r io.Reader, maxLine int, wait time.Duration, stop <-chan struct{
 				pendingSince = time.Now()
 			}
 		}
-		if dl != nil && !stopped {
+		if dl != nil {
 			if len(buf) > 0 {
-				dl.SetReadDeadline(pendingSince.Add(wait))
+				setDeadline(pendingSince.Add(wait))
 			} else {
-				dl.SetReadDeadline(time.Time{})
+				setDeadline(time.Time{})
 			}
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
@@ -108,18 +133,13 @@ func ReadLines(r io.Reader, maxLine int, wait time.Duration, stop <-chan struct{
 		switch {
 		case err == nil:
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			select {
-			case <-stop:
-				stopped = true
-			default:
-			}
 			if len(buf) > 0 {
 				if err := out(buf); err != nil {
 					return err
 				}
 				buf = buf[:0]
 			}
-			if stopped {
+			if isStopped() {
 				return nil
 			}
 		default:

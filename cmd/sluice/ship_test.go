@@ -101,6 +101,20 @@ func TestShipProcess(t *testing.T) {
 		}
 	})
 
+	t.Run("a grandchild holding the pipes does not hold sluice", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd, stderr := sluiceCmd(t, ctx, env, "ship", "--app", "orphan", "--", "sh", "-c", `sleep 30 & echo bye; exit 4`)
+		start := time.Now()
+		if code := exitStatusOf(t, cmd.Run()); code != 4 {
+			t.Fatalf("exit %d, want 4; stderr %s", code, stderr)
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Fatalf("sluice ship took %s: it waited for the grandchild", d)
+		}
+		ringHas(t, base, "orphan", "bye")
+	})
+
 	t.Run("missing command", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
