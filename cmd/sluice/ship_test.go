@@ -138,6 +138,7 @@ func TestShipRouterDown(t *testing.T) {
 		defer cancel()
 		cmd, stderr := sluiceCmd(t, ctx, []string{"SLUICE_URL=" + p.url()}, "ship", "--app", "block", "--block",
 			"--buffer-lines", "40", "--batch-lines", "10", "--batch-wait", "10ms", "--max-attempts", "0", "--retry-wait", "20ms",
+			"--flush-timeout", "2m",
 			"--", "sh", "-c", `i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done`)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +87,12 @@ func (o *shipOptions) newShipper(fs *flag.FlagSet, getenv func(string) string, e
 	}
 	if err != nil {
 		return nil, usageErrorf("%v", err)
+	}
+	// The buffer is most of what the shipper holds: let the garbage
+	// collector work to keep the heap near it rather than at twice the
+	// peak (unless the operator set GOMEMLIMIT).
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(2*int64(o.bufferBytes) + int64(o.maxLine)*4 + 24<<20)
 	}
 	attempts := o.maxAttempts
 	if attempts == 0 {
