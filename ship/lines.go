@@ -58,9 +58,12 @@ func ReadLines(r io.Reader, maxLine int, wait time.Duration, stop <-chan struct{
 	stopped := false
 	setDeadline := func(t time.Time) {
 		mu.Lock()
-		if !stopped {
-			dl.SetReadDeadline(t)
+		if stopped {
+			// Stopped: what is already in the pipe is still read, until a
+			// read finds nothing for a moment.
+			t = time.Now().Add(drainWait)
 		}
+		dl.SetReadDeadline(t)
 		mu.Unlock()
 	}
 	isStopped := func() bool {
@@ -155,6 +158,11 @@ func ReadLines(r io.Reader, maxLine int, wait time.Duration, stop <-chan struct{
 		}
 	}
 }
+
+// drainWait is how long a stopped ReadLines waits for more data before it
+// returns: what the writer left in the pipe is read, a writer that keeps it
+// open does not hold the reader.
+const drainWait = 50 * time.Millisecond
 
 // splitPoint is where to cut b, at most max bytes in, not inside a UTF-8
 // sequence (unless b holds no rune start there, as in binary garbage).
