@@ -10,13 +10,27 @@ SLUICE_CACHE ?= $(HOME)/.cache/sluice
 export SLUICE_CACHE
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: help build run debian-deps chromium test test-short cross bench bench-quick bench-micro fuzz lint fmt fmt-check vet tidy-check zincsearch clean
+.PHONY: help build release run debian-deps chromium test test-short cross bench bench-quick bench-micro fuzz lint fmt fmt-check vet tidy-check zincsearch clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/sluiced and bin/sluice with version and commit baked in
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+RELEASE_PLATFORMS := linux/amd64 linux/arm64
+
+release: ## static binaries for linux/amd64 and linux/arm64 with SHA256SUMS in dist/$(VERSION)/
+	@case "$(VERSION)" in *dirty*) echo "release: the tree has uncommitted changes ($(VERSION))"; exit 1;; esac
+	rm -rf dist/$(VERSION)
+	set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; \
+		for c in sluiced sluice; do \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" \
+				-o dist/$(VERSION)/$$c-$(VERSION)-$$os-$$arch ./cmd/$$c; \
+		done; \
+	done
+	cd dist/$(VERSION) && sha256sum sluice* > SHA256SUMS && cat SHA256SUMS
 
 run: build ## start sluiced on its defaults (HTTP :8080, syslog TCP+UDP :5514)
 	./$(BIN)/sluiced

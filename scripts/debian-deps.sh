@@ -13,7 +13,7 @@ set -euo pipefail
 
 pkgs=("$@")
 if [[ ${#pkgs[@]} -eq 0 ]]; then
-	pkgs=(rsyslog rsyslog-gnutls python3)
+	pkgs=(rsyslog rsyslog-gnutls python3 python3-yaml systemd)
 fi
 
 missing=()

@@ -30,6 +30,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "logs":
 		err = runLogs(ctx, args[1:], stdout, stderr, getenv)
+	case "ship":
+		err = runShip(ctx, args[1:], stdout, stderr, getenv)
+	case "agent":
+		err = runAgent(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		_, err = fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help", "-help":
@@ -43,9 +47,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // exitStatus reports err on stderr and returns the exit status it means.
 func exitStatus(err error, stderr io.Writer) int {
 	var uerr *usageError
+	var code *exitCodeError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &code):
+		return code.code
 	case errors.Is(err, syscall.EPIPE):
 		// The reader went away (sluice logs | head): not an error.
 		return exitOK
@@ -79,6 +86,8 @@ var envVars = []struct{ name, help string }{
 	{"SLUICE_URL", "Base URL of the router (default " + defaultURL + ")."},
 	{"SLUICE_TOKEN", "Token sent as \"Authorization: Bearer …\"; needed when the router has TOKENS."},
 	{"NO_COLOR", "When set (non-empty), never colour the output."},
+	{"SLUICE_APP", "Default --app of ship."},
+	{"DYNO", "Default --proc of ship (e.g. web.1)."},
 }
 
 // usage is the text of `sluice help`. The flag list is generated from the
@@ -89,11 +98,16 @@ func usage() string {
 
 Usage:
   sluice logs --app APP [--num N] [--tail] [--source S] [--ps P] [--no-color]
+  sluice ship [--app APP] [--proc PROC] [--drop|--block] [flags] [-- CMD [ARGS...]]
+  sluice agent --glob PATTERN [--glob PATTERN...] [--state FILE] [--multiline] [flags]
   sluice version
   sluice help
 
 Commands:
   logs      Print the app's recent log lines; with --tail, keep printing new ones.
+  ship      Run CMD and ship its stdout and stderr to the router (without CMD: stdin);
+            exit with CMD's status. 'sluice ship -h' lists its flags.
+  agent     Follow log files (Kubernetes, Docker, plain) and ship their lines.
   version   Print the version and commit of this build.
   help      Print this help (also -h, --help).
 
