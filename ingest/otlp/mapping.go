@@ -256,11 +256,15 @@ func (r *request) appendElement(dst []byte, id string, kvs []*commonpb.KeyValue)
 	return append(dst, ']')
 }
 
-// appendAnyParam appends ` key="value"`: a string value as it is, any other
-// value as JSON, escaped as PARAM-VALUE.
+// appendAnyParam appends ` key="value"`: a string value as it is, bytes as
+// base64, any other value as JSON, escaped as PARAM-VALUE.
 func (r *request) appendAnyParam(dst []byte, kv *commonpb.KeyValue) []byte {
-	if s, ok := kv.GetValue().GetValue().(*commonpb.AnyValue_StringValue); ok {
-		return appendParam(dst, kv.GetKey(), s.StringValue)
+	switch v := kv.GetValue().GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		return appendParam(dst, kv.GetKey(), v.StringValue)
+	case *commonpb.AnyValue_BytesValue:
+		r.scratch = base64.StdEncoding.AppendEncode(r.scratch[:0], v.BytesValue)
+		return appendParam(dst, kv.GetKey(), bytesString(r.scratch))
 	}
 	r.scratch = appendAnyJSON(r.scratch[:0], kv.GetValue(), 0)
 	return appendParam(dst, kv.GetKey(), bytesString(r.scratch))
