@@ -14,7 +14,7 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 
 	"github.com/sluice-logs/sluice"
-	"github.com/sluice-logs/sluice/ingest/syslog"
+	"github.com/sluice-logs/sluice/codec/syslog"
 )
 
 // heapAllocs is the process's cumulative heap allocation in bytes.
