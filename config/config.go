@@ -43,6 +43,9 @@ type Config struct {
 	SyslogDefaultApp string         // SYSLOG_DEFAULT_APP
 	SyslogUDPRcvbuf  int            // SYSLOG_UDP_RCVBUF
 
+	// OTLP/HTTP logs ingest (POST /v1/logs).
+	OTLPAppAttribute string // OTLP_APP_ATTRIBUTE
+
 	// Drains holds the DRAIN_<NAME> variables: name (lower case) to URL.
 	// The drains package parses and validates the URLs.
 	Drains map[string]string
@@ -71,6 +74,8 @@ var Vars = []Var{
 	{"SYSLOG_IDLE_TIMEOUT", "5m", "A syslog TCP connection that sends nothing for this long is closed and counted (reason idle_timeout); so is one that takes this long to finish a frame it started (a trickle; reason frame_timeout)."},
 	{"MAX_BODY_BYTES", "16MiB", "Largest HTTP ingest body, after gzip decompression; larger bodies get 413."},
 	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message text (the MSG, not the header); longer ones are truncated to it and counted (reason truncated). A syslog frame may be 8KiB longer for its header and structured data."},
+	// OTLP/HTTP logs ingest.
+	{"OTLP_APP_ATTRIBUTE", "service.name", "Resource attribute that names the app of OTLP log records (POST /v1/logs); with TOKENS the token's app wins and a different value gets 403."},
 	{"BUFFER_LINES", "1500", "Lines kept per app in its ring (what `sluice logs` reads)."},
 	{"BUFFER_BYTES", "1MiB", "Bytes kept per app in its ring."},
 	{"MEMORY_LIMIT", "256MiB", "Bytes kept in all rings together; the oldest lines of the least recently written apps go first."},
@@ -220,6 +225,12 @@ func Load(environ []string) (Config, error) {
 		bad("SYSLOG_DEFAULT_APP", c.SyslogDefaultApp, "want a valid app name")
 	}
 	c.SyslogUDPRcvbuf = int(size("SYSLOG_UDP_RCVBUF", 0, 1<<30))
+
+	// OTLP/HTTP logs ingest.
+	c.OTLPAppAttribute = strings.TrimSpace(get("OTLP_APP_ATTRIBUTE"))
+	if c.OTLPAppAttribute == "" {
+		bad("OTLP_APP_ATTRIBUTE", get("OTLP_APP_ATTRIBUTE"), "must name a resource attribute")
+	}
 
 	c.LogLevel = strings.ToLower(get("LOG_LEVEL"))
 	switch c.LogLevel {

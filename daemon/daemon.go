@@ -28,6 +28,7 @@ import (
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/open"
 	"github.com/sluice-logs/sluice/ingest/httpin"
+	"github.com/sluice-logs/sluice/ingest/otlp"
 	"github.com/sluice-logs/sluice/ingest/syslog"
 	"github.com/sluice-logs/sluice/metrics"
 	"github.com/sluice-logs/sluice/router"
@@ -54,6 +55,7 @@ type Daemon struct {
 	httpLn net.Listener
 	http   *fasthttp.Server
 	logs   *httpin.Handler
+	otlp   *otlp.Handler // POST /v1/logs
 	tails  *tail.Handler
 	web    *web.Handler
 	prom   fasthttp.RequestHandler
@@ -158,6 +160,15 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 		Logger:          log.With("listener", "http"),
 		Timezone:        cfg.SyslogTimezone,
 		DefaultApp:      cfg.SyslogDefaultApp,
+	})
+	d.otlp = otlp.New(otlp.Config{
+		Publisher:       d.router,
+		Tokens:          cfg.Tokens,
+		Metrics:         d.ingest,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		AppAttribute:    cfg.OTLPAppAttribute,
+		Logger:          log.With("listener", "otlp_http"),
 	})
 	d.tails = tail.New(tail.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "tail")})
 	d.web = web.New(web.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "web"), Registerer: reg})
@@ -415,11 +426,15 @@ func deadlineString(ctx context.Context) string {
 func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch {
-	case path == "/logs":
+	case path == "/logs" || path == "/v1/logs":
 		d.ingesting.RLock()
 		defer d.ingesting.RUnlock()
 		if d.shuttingDown.Load() {
 			unavailable(ctx)
+			return
+		}
+		if path == "/v1/logs" { // OTLP/HTTP logs
+			d.otlp.ServeHTTP(ctx)
 			return
 		}
 		d.logs.ServeHTTP(ctx)
@@ -461,7 +476,7 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.WriteString("sluice log router\nPOST /logs  GET /apps/{app}/logs?num=&tail=1&source=&ps=  GET /healthz  GET /metrics  GET /drains\n" +
+		ctx.WriteString("sluice log router\nPOST /logs  POST /v1/logs  GET /apps/{app}/logs?num=&tail=1&source=&ps=  GET /healthz  GET /metrics  GET /drains\n" +
 			"GET / with Accept: text/html (a browser), or GET /web/: the live tail page\n")
 	default:
 		ctx.Error("not found\n", fasthttp.StatusNotFound)

@@ -8,6 +8,7 @@ const (
 	SyslogUDP = "syslog_udp"
 	SyslogTLS = "syslog_tls"
 	HTTP      = "http"
+	OTLPHTTP  = "otlp_http"
 )
 
 // Ingest counts what the listeners accept and reject.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sluice-logs/sluice/internal/eventually"
 )
 
 // appendLines appends "PREFIX i" lines for i in [from, to) to path.
@@ -50,7 +52,7 @@ func countLines(t *testing.T, base, app, prefix string) map[int]int {
 func waitAll(t *testing.T, base, app, prefix string, total int) map[int]int {
 	t.Helper()
 	var n map[int]int
-	waitFor(t, fmt.Sprintf("%d %q lines of %s", total, prefix, app), func() bool {
+	eventually.True(t, fmt.Sprintf("%d %q lines of %s", total, prefix, app), func() bool {
 		n = countLines(t, base, app, prefix)
 		for i := 0; i < total; i++ {
 			if n[i] == 0 {
@@ -147,7 +149,7 @@ func TestAgentProcess(t *testing.T) {
 		args := []string{"--glob", filepath.Join(dir, "*.log"), "--state", state, "--batch-lines", "100"}
 		appendLines(t, p, "line", 0, 20000)
 		cmd, _ := startAgent(t, base, args...)
-		waitFor(t, "some lines delivered", func() bool { return len(countLines(t, base, "kill", "line")) >= 2000 })
+		eventually.True(t, "some lines delivered", func() bool { return len(countLines(t, base, "kill", "line")) >= 2000 })
 		cmd.Process.Kill() // in the middle of the file
 		cmd.Wait()
 		cmd2, _ := startAgent(t, base, args...)
@@ -167,7 +169,7 @@ func TestAgentProcess(t *testing.T) {
 		if fi, err := os.Stat(p); err == nil {
 			size = fi.Size()
 		}
-		waitFor(t, "state at the end of the file", func() bool {
+		eventually.True(t, "state at the end of the file", func() bool {
 			var st struct{ Files []struct{ Offset int64 } }
 			b, _ := os.ReadFile(state)
 			return json.Unmarshal(b, &st) == nil && len(st.Files) == 1 && st.Files[0].Offset == size
@@ -192,7 +194,7 @@ func TestAgentProcess(t *testing.T) {
 		f := filepath.Join(dir, "del.log")
 		appendLines(t, f, "line", 0, 3000)
 		startAgent(t, p.url(), "--glob", filepath.Join(dir, "*.log"), "--buffer-lines", "100", "--batch-lines", "50", "--retry-wait", "10ms")
-		waitFor(t, "the router refused the agent", func() bool { return p.refused.Load() >= 2 })
+		eventually.True(t, "the router refused the agent", func() bool { return p.refused.Load() >= 2 })
 		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
 		}
@@ -210,12 +212,12 @@ func TestAgentProcess(t *testing.T) {
 			"--retry-wait", "10ms", "--flush-timeout", "100ms"}
 		appendLines(t, f, "line", 0, 1000)
 		cmd, stderr := startAgent(t, p.url(), args...)
-		waitFor(t, "the router refused the agent", func() bool { return p.refused.Load() >= 2 })
+		eventually.True(t, "the router refused the agent", func() bool { return p.refused.Load() >= 2 })
 		stopAgent(t, cmd, stderr)
 		os.Remove(f)
 		p.setUp(true)
 		startAgent(t, p.url(), args...)
-		waitFor(t, "an L13 report", func() bool {
+		eventually.True(t, "an L13 report", func() bool {
 			for _, l := range ringTexts(t, base, "gone") {
 				if strings.Contains(l, "Error L13: ") && strings.Contains(l, " unread bytes of ") && strings.Contains(l, "gone.log") {
 					return true

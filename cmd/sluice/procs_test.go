@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-logs/sluice/internal/eventually"
 )
 
 // The real binaries, built once for the tests that run processes.
@@ -144,7 +146,7 @@ func ringTexts(t *testing.T, base, app string) []string {
 // ringHas waits until app's ring holds a line ending in text.
 func ringHas(t *testing.T, base, app, text string) {
 	t.Helper()
-	waitFor(t, "line "+strconv.Quote(text)+" in the ring of "+app, func() bool {
+	eventually.True(t, "line "+strconv.Quote(text)+" in the ring of "+app, func() bool {
 		for _, l := range ringTexts(t, base, app) {
 			if strings.HasSuffix(l, ": "+text) {
 				return true

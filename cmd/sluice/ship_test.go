@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-logs/sluice/internal/eventually"
 )
 
 // TestShipProcess runs `sluice ship -- sh -c …` as a process against a real
@@ -145,7 +147,7 @@ func TestShipRouterDown(t *testing.T) {
 		}
 		// The router is down for as long as it takes the shipper to be
 		// refused several times (a few seconds with the backoff).
-		waitFor(t, "refused connections", func() bool { return p.refused.Load()-refusedBefore >= 8 })
+		eventually.True(t, "refused connections", func() bool { return p.refused.Load()-refusedBefore >= 8 })
 		p.setUp(true)
 		if code := exitStatusOf(t, cmd.Wait()); code != 0 {
 			t.Fatalf("exit %d; stderr %s", code, stderr)
@@ -173,7 +175,7 @@ func TestShipRouterDown(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "refused connections", func() bool { return p.refused.Load()-refusedBefore >= 3 })
+		eventually.True(t, "refused connections", func() bool { return p.refused.Load()-refusedBefore >= 3 })
 		p.setUp(true)
 		ringHas(t, base, "drop", "line 299")
 		os.WriteFile(gate, nil, 0o644)
