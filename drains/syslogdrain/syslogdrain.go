@@ -213,7 +213,7 @@ func New(cfg Config, opts drains.Options, logger *slog.Logger) (*Drain, error) {
 	return &Drain{cfg: cfg, timeout: opts.Timeout, log: logger, host: host, lastL14: make(map[string]time.Time)}, nil
 }
 
-var errClosed = errors.New("drain closed")
+var errClosed = drains.ErrClosed // permanent: a closed drain stays closed
 
 // Send writes batch on the connection, dialing first if needed. See
 // drains.Drain and the package documentation.
