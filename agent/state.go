@@ -75,7 +75,7 @@ func saveState(path string, st *stateFile, sync bool) error {
 		return nil
 	}
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
+		_ = d.Sync() // best effort: the rename is done; a crash may keep the older state, which only repeats lines
 		d.Close()
 	}
 	return nil

@@ -72,7 +72,7 @@ func (h *HTTP) Send(ctx context.Context, msgs []sluice.Message) error {
 	if h.gzip && len(body) >= GzipMin {
 		h.zbody.Reset()
 		h.zw.Reset(&h.zbody)
-		h.zw.Write(body)
+		_, _ = h.zw.Write(body) // a bytes.Buffer never fails; Close reports any error
 		if err := h.zw.Close(); err == nil && h.zbody.Len() < len(body) {
 			body, encoding = h.zbody.Bytes(), "gzip"
 		}
@@ -95,7 +95,7 @@ func (h *HTTP) Send(ctx context.Context, msgs []sluice.Message) error {
 		return fmt.Errorf("post %s: %w", h.endpoint, err)
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // for reuse of the connection only
 	resp.Body.Close()
 	return statusError(resp, msg)
 }

@@ -63,7 +63,7 @@ func ReadLines(r io.Reader, maxLine int, wait time.Duration, stop <-chan struct{
 			// read finds nothing for a moment.
 			t = time.Now().Add(drainWait)
 		}
-		dl.SetReadDeadline(t)
+		_ = dl.SetReadDeadline(t)
 		mu.Unlock()
 	}
 	isStopped := func() bool {
@@ -82,7 +82,7 @@ func ReadLines(r io.Reader, maxLine int, wait time.Duration, stop <-chan struct{
 			}
 			mu.Lock()
 			stopped = true
-			dl.SetReadDeadline(time.Unix(1, 0))
+			_ = dl.SetReadDeadline(time.Unix(1, 0))
 			mu.Unlock()
 		}()
 	}

@@ -71,7 +71,7 @@ func (s *Syslog) Send(ctx context.Context, msgs []sluice.Message) error {
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	s.conn.SetWriteDeadline(deadline)
+	_ = s.conn.SetWriteDeadline(deadline) // a failure shows in the Write below
 	if _, err := s.conn.Write(s.buf); err != nil {
 		s.conn.Close()
 		s.conn = nil

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,7 +226,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.times = append(s.times, time.Now())
 	s.mu.Unlock()
-	var body io.Reader = io.LimitReader(r.Body, 64<<20)
+	body := io.Reader(io.LimitReader(r.Body, 64<<20))
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(body)
 		if err != nil {
@@ -368,14 +367,4 @@ func (p *proxy) serve(c net.Conn) {
 	delete(p.conns, c)
 	delete(p.conns, u)
 	p.mu.Unlock()
-}
-
-// writeScript writes a shell script into dir and returns its path.
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

@@ -147,7 +147,9 @@ func runChild(argv []string, o *shipCommand, emit func(string, bool) error, errs
 	if err != nil {
 		return 0, fmt.Errorf("create pipe: %w", err)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	// The child lives as long as it likes: ship forwards signals to it and
+	// waits, so no context may kill it.
+	cmd := exec.Command(argv[0], argv[1:]...) //nolint:noctx // see above
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, outW, errW
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -188,7 +190,7 @@ func runChild(argv []string, o *shipCommand, emit func(string, bool) error, errs
 		for {
 			select {
 			case sig := <-sigs:
-				cmd.Process.Signal(sig)
+				_ = cmd.Process.Signal(sig) // the child may have exited already
 			case <-stop:
 				return
 			}

@@ -377,11 +377,11 @@ func (p *Parser) isoStamp(b []byte) (time.Time, int, bool) {
 	i := 11 + n
 	loc := p.location()
 	if i < len(b) {
-		switch c := b[i]; {
-		case c == 'Z' || c == 'z':
+		switch b[i] {
+		case 'Z', 'z':
 			loc = time.UTC
 			i++
-		case c == '+' || c == '-':
+		case '+', '-':
 			off, k, ok := utcOffset(b[i:])
 			if !ok {
 				return time.Time{}, 0, false
