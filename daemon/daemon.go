@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/open"
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/ingest/httpin"
 	"github.com/sluice-logs/sluice/ingest/syslog"
 	"github.com/sluice-logs/sluice/metrics"
@@ -218,12 +219,7 @@ type syslogListener struct {
 	name   string // log attribute and serve name: syslog_tcp, …
 	envVar string // the variable that set addr
 	addr   string
-	srv    interface {
-		Listen() error
-		Serve() error
-		Addr() net.Addr
-		Shutdown(context.Context) error
-	}
+	srv    ingest.Listener
 }
 
 func (d *Daemon) serve(name string, fn func() error) {

@@ -69,6 +69,7 @@ type Handler struct {
 	accepted prometheus.Counter
 	rejected [numReasons]prometheus.Counter
 	pool     sync.Pool // *request
+	gate     gate      // requests in flight; closed by Shutdown
 }
 
 // New returns a Handler for cfg. cfg.Publisher must not be nil.
@@ -297,8 +298,15 @@ func (r *request) forbid(n int, app string) {
 	}
 }
 
-// ServeHTTP handles POST /logs. It is a fasthttp.RequestHandler.
+// ServeHTTP handles POST /logs. It is a fasthttp.RequestHandler. After
+// Shutdown it answers 503.
 func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
+	if !h.gate.enter() {
+		ctx.Response.Header.Set("Retry-After", "1")
+		h.respond(ctx, fasthttp.StatusServiceUnavailable, reasonClosed, "shutting down, retry later")
+		return
+	}
+	defer h.gate.leave()
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
 		h.respond(ctx, fasthttp.StatusMethodNotAllowed, reasonNone, "method not allowed: use POST")

@@ -10,11 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
-// ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("syslog: server closed")
+// ErrServerClosed is returned by Serve after Shutdown: ingest.ErrClosed.
+var ErrServerClosed = ingest.ErrClosed
 
 // TCPServer reads syslog over TCP, RFC 6587 octet-counted or LF-framed
 // (detected per connection), one goroutine per connection.
@@ -48,6 +49,9 @@ func NewTCP(cfg Config) *TCPServer {
 		quit:      make(chan struct{}),
 	}
 }
+
+// Name is the server's transport, syslog_tcp or syslog_tls.
+func (s *TCPServer) Name() string { return s.in.transport }
 
 // Listen binds the listening socket, so the caller can log Addr before
 // Serve.
@@ -258,3 +262,6 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, sess *session, f *fr
 		s.in.log.Warn("syslog tcp: messages lost at close", "remote", c.RemoteAddr().String(), "err", err)
 	}
 }
+
+// Interface guard.
+var _ ingest.Listener = (*TCPServer)(nil)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -36,6 +37,9 @@ func NewUDP(cfg Config) *UDPServer {
 		lifecycle: lifecycle{name: "syslog udp", done: make(chan struct{})},
 	}
 }
+
+// Name is the server's transport, syslog_udp.
+func (s *UDPServer) Name() string { return s.in.transport }
 
 // Listen binds the socket.
 func (s *UDPServer) Listen() error {
@@ -171,3 +175,6 @@ func (s *UDPServer) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	return ctx.Err()
 }
+
+// Interface guard.
+var _ ingest.Listener = (*UDPServer)(nil)
