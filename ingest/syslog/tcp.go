@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -60,6 +61,7 @@ func (s *TCPServer) Listen() error {
 	if err != nil {
 		return fmt.Errorf("syslog tcp listen %s: %w", s.addr, err)
 	}
+	ln = drainListener{ln}
 	if s.tls != nil {
 		// The handshake runs on the connection's first read, in its own
 		// goroutine and under its idle deadline: a client that never
@@ -131,8 +133,10 @@ func (s *TCPServer) Serve() error {
 	return ErrServerClosed
 }
 
-// Shutdown stops accepting, lets every connection publish the complete
-// frames it has already read, and waits for the connection goroutines. If
+// Shutdown stops accepting, lets every connection read what its socket
+// already holds (what the client wrote before Shutdown; no waiting for
+// more) and publish the complete frames, and waits for the connection
+// goroutines. If
 // ctx ends first, it cancels the publishing, closes the connections and
 // returns ctx.Err().
 func (s *TCPServer) Shutdown(ctx context.Context) error {
@@ -146,6 +150,9 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 		s.ln.Close()
 	}
 	for c := range s.conns {
+		// Read on what the socket holds, without waiting, and wake a Read
+		// that waits.
+		drainOf(c).draining.Store(true)
 		_ = c.SetReadDeadline(time.Now())
 	}
 	started := s.started
@@ -186,17 +193,19 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 	// framer holds: a trickle is not idle, so a frame must be completed
 	// within the idle timeout too (reason frame_timeout).
 	var started time.Time
+	woken := 0 // reads that Shutdown's deadline ended
 	for {
-		if s.idle > 0 {
+		if s.closing.Load() {
+			// Shutdown: read what the socket already holds (the frames
+			// clients wrote before it), never waiting for more.
+			drainOf(c).draining.Store(true)
+			_ = c.SetReadDeadline(time.Time{})
+		} else if s.idle > 0 {
 			deadline := time.Now().Add(s.idle)
 			if !started.IsZero() {
 				deadline = started.Add(s.idle)
 			}
 			_ = c.SetReadDeadline(deadline)
-		}
-		if s.closing.Load() {
-			// Shutdown may have set its deadline before ours.
-			_ = c.SetReadDeadline(time.Now())
 		}
 		n, rerr := c.Read(f.space())
 		if n > 0 {
@@ -228,8 +237,12 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 			}
 		}
 		if rerr != nil {
-			s.finish(ctx, c, sess, f, rerr)
-			return
+			if woken < 3 && s.closing.Load() && errors.Is(rerr, os.ErrDeadlineExceeded) {
+				woken++ // Shutdown's deadline: read on, draining
+			} else {
+				s.finish(ctx, c, sess, f, rerr)
+				return
+			}
 		}
 		if err := sess.flush(ctx); err != nil {
 			s.in.log.Warn("syslog tcp: closing connection", "remote", c.RemoteAddr().String(), "err", err)
@@ -250,7 +263,8 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, sess *session, f *fr
 			sess.frame(frame, time.Now())
 		}
 	case s.closing.Load():
-		// Shutdown: publish what is complete; a partial frame is lost.
+		// Shutdown, the socket drained: publish what is complete; a
+		// partial frame is lost.
 	case errors.As(rerr, &ne) && ne.Timeout() && f.pending():
 		sess.reject(reasonFrameTimeout, errors.New("a frame was not completed within the idle timeout"))
 	case errors.As(rerr, &ne) && ne.Timeout():
@@ -265,3 +279,11 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, sess *session, f *fr
 
 // Interface guard.
 var _ ingest.Listener = (*TCPServer)(nil)
+
+// drainOf is the drainConn under c (a drainConn or a *tls.Conn over one).
+func drainOf(c net.Conn) *drainConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	return c.(*drainConn)
+}
