@@ -44,7 +44,7 @@ func streamHarness(newSrv func(ingest.Deps) ingest.Source, dial func(t *testing.
 			}
 		},
 		SendBad: func(t *testing.T, addr string) string {
-			if _, err := dial(t, addr).Write([]byte(octetFrame("not syslog at all"))); err != nil {
+			if _, err := dial(t, addr).Write([]byte(msg("a/b", "x") + "\n")); err != nil { // not a valid app name
 				t.Fatalf("write: %v", err)
 			}
 			return "malformed"
@@ -110,7 +110,7 @@ func TestUDPConformance(t *testing.T) {
 			send(t, addr, ds...)
 		},
 		SendBad: func(t *testing.T, addr string) string {
-			send(t, addr, "not syslog at all")
+			send(t, addr, msg("a/b", "x")) // not a valid app name
 			return "malformed"
 		},
 	})
