@@ -219,9 +219,9 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 				case evNeedMore:
 					break frames
 				case evBadCount:
-					sess.reject(reasonBadOctetCount, nil)
+					sess.reject(metrics.ReasonBadOctetCount, nil)
 				case evTruncated:
-					sess.reject(reasonTruncated, nil)
+					sess.reject(metrics.ReasonTruncated, nil)
 					sess.frame(frame, now)
 					completed = true
 				default:
@@ -258,7 +258,7 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, sess *session, f *fr
 	case errors.Is(rerr, io.EOF):
 		frame, incomplete := f.rest()
 		if incomplete {
-			sess.reject(reasonMalformed, errors.New("connection closed inside an octet-counted frame"))
+			sess.reject(metrics.ReasonMalformed, errors.New("connection closed inside an octet-counted frame"))
 		} else if frame != nil {
 			sess.frame(frame, time.Now())
 		}
@@ -266,9 +266,9 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, sess *session, f *fr
 		// Shutdown, the socket drained: publish what is complete; a
 		// partial frame is lost.
 	case errors.As(rerr, &ne) && ne.Timeout() && f.pending():
-		sess.reject(reasonFrameTimeout, errors.New("a frame was not completed within the idle timeout"))
+		sess.reject(metrics.ReasonFrameTimeout, errors.New("a frame was not completed within the idle timeout"))
 	case errors.As(rerr, &ne) && ne.Timeout():
-		sess.reject(reasonIdleTimeout, nil)
+		sess.reject(metrics.ReasonIdleTimeout, nil)
 	default:
 		s.in.log.Debug("syslog tcp read failed", "remote", c.RemoteAddr().String(), "err", rerr)
 	}

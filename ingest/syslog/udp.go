@@ -121,7 +121,7 @@ func (s *UDPServer) Serve() error {
 		}
 		if len(frame) > s.in.frameMax {
 			frame = trimRune(frame[:s.in.frameMax])
-			sess.reject(reasonTruncated, nil)
+			sess.reject(metrics.ReasonTruncated, nil)
 		}
 		sess.frame(frame, time.Now())
 		return sess.flush(ctx)
@@ -129,7 +129,7 @@ func (s *UDPServer) Serve() error {
 	for {
 		n, oobn, _, addr, err := conn.ReadMsgUDPAddrPort(buf, oob)
 		if d, ok := dropCount(oob[:oobn]); ok && d != drops {
-			sess.counts[reasonKernelDrop] += uint64(d - drops) // wraps like the counter
+			sess.counts[metrics.ReasonKernelDrop] += uint64(d - drops) // wraps like the counter
 			drops = d
 		}
 		if err != nil {
