@@ -41,7 +41,7 @@ type Spec struct {
 	// Syslog dialects (syslog and logplex-1 bodies) and UDP.
 	Timezone      *time.Location // of timestamps without an offset; nil is UTC
 	DefaultApp    string         // app of a message that names none
-	UDPReadBuffer int            // SO_RCVBUF of the UDP socket; 0 keeps the kernel's
+	UDPReadBuffer int            // SO_RCVBUF of the UDP socket (syslog.Config.UDPReadBuffer)
 }
 
 // Specs lists the sources cfg turns on, in start order: syslog TCP, UDP
