@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,9 +26,9 @@ import (
 	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/open"
-	"github.com/sluice-logs/sluice/ingest/httpin"
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/ingest/otlp"
-	"github.com/sluice-logs/sluice/ingest/syslog"
+	"github.com/sluice-logs/sluice/ingest/sources"
 	"github.com/sluice-logs/sluice/metrics"
 	"github.com/sluice-logs/sluice/router"
 	"github.com/sluice-logs/sluice/tail"
@@ -47,19 +46,17 @@ type Daemon struct {
 	router  *router.Router
 	ingest  *metrics.Ingest
 
-	tcp *syslog.TCPServer
-	udp *syslog.UDPServer
-	tls *syslog.TCPServer // syslog over TLS, nil when off
-	// syslog holds the listeners that are on, in start order.
-	syslog []syslogListener
-	httpLn net.Listener
-	http   *fasthttp.Server
-	logs   *httpin.Handler
-	otlp   *otlp.Handler // POST /v1/logs
-	tails  *tail.Handler
-	web    *web.Handler
-	prom   fasthttp.RequestHandler
-	pprof  *http.Server
+	// syslog holds the sources with a socket of their own, in start
+	// order; mounted the sources served on PORT, by route.
+	syslog  []syslogListener
+	mounted map[string]ingest.Mounted
+	otlp    *otlp.Handler // POST /v1/logs (to become a mounted source)
+	httpLn  net.Listener
+	http    *fasthttp.Server
+	tails   *tail.Handler
+	web     *web.Handler
+	prom    fasthttp.RequestHandler
+	pprof   *http.Server
 
 	shuttingDown atomic.Bool
 	// ingesting is read-held by each HTTP ingest request in flight;
@@ -85,9 +82,41 @@ func ParseDrains(cfg config.Config) ([]open.Spec, error) {
 	return specs, errors.Join(errs...)
 }
 
-// New builds a daemon from a validated config and parsed drains. It binds
-// nothing yet.
+// Role is what a sluiced process does. Only RoleAll is implemented; the
+// cluster mode adds RoleIngest (sources publishing to the Kafka bus, no
+// rings or drains) and RoleRouter (rings, tails and drains fed from the
+// bus, no sources), each a Plan with parts left out.
+type Role string
+
+// RoleAll runs everything in one process: sources, rings, tails, drains.
+const RoleAll Role = "all"
+
+// Plan lists what New builds: which sources, which drains, and, by Role,
+// whether the process keeps rings and serves tails (RoleAll: yes). It is
+// plain data, made by NewPlan from the configuration; tests may edit it.
+type Plan struct {
+	Role    Role
+	Sources []sources.Spec
+	Drains  []open.Spec
+}
+
+// NewPlan is the plan of a RoleAll process for cfg and its parsed drains.
+func NewPlan(cfg config.Config, specs []open.Spec) Plan {
+	return Plan{Role: RoleAll, Sources: sources.Specs(cfg), Drains: specs}
+}
+
+// New builds a daemon from a validated config and parsed drains: the plan
+// NewPlan(cfg, specs). It binds nothing yet.
 func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error) {
+	return NewFromPlan(cfg, NewPlan(cfg, specs), log)
+}
+
+// NewFromPlan builds what plan lists, in data-flow order: rings, drains,
+// the router, the sources, tails and the HTTP server. It binds nothing yet.
+func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error) {
+	if plan.Role != RoleAll {
+		return nil, fmt.Errorf("role %q is not implemented (only %q)", plan.Role, RoleAll)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d := &Daemon{cfg: cfg, log: log, reg: reg, serveErr: make(chan error, 4)}
@@ -107,7 +136,7 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 	// A drain's in-band L10 line goes into the app's ring (so `sluice logs`
 	// shows it), not to the drains.
 	notify := func(m sluice.Message) { d.store.Append([]sluice.Message{m}) }
-	for _, spec := range specs {
+	for _, spec := range plan.Drains {
 		w, err := open.New(spec, drains.WorkerConfig{
 			Name:    spec.Name,
 			Logger:  log, // the Worker adds drain=NAME
@@ -121,46 +150,14 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 	}
 	d.router = router.New(d.store, d.workers)
 
-	sc := syslog.Config{
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		IdleTimeout:     cfg.SyslogIdle,
-		Tokens:          cfg.Tokens,
-		Publisher:       d.router,
-		Metrics:         d.ingest,
-		Logger:          log.With("listener", "syslog"),
-		Timezone:        cfg.SyslogTimezone,
-		DefaultApp:      cfg.SyslogDefaultApp,
-		UDPReadBuffer:   cfg.SyslogUDPRcvbuf,
+	if err := d.buildSources(plan.Sources, ingest.Deps{
+		Publisher: d.router,
+		Tokens:    cfg.Tokens,
+		Metrics:   d.ingest,
+		Logger:    log,
+	}); err != nil {
+		return nil, err
 	}
-	if cfg.SyslogTCPAddr != "" {
-		c := sc
-		c.Addr = cfg.SyslogTCPAddr
-		d.tcp = syslog.NewTCP(c)
-		d.syslog = append(d.syslog, syslogListener{"syslog_tcp", "SYSLOG_TCP_ADDR", c.Addr, d.tcp})
-	}
-	if cfg.SyslogUDPAddr != "" {
-		c := sc
-		c.Addr = cfg.SyslogUDPAddr
-		d.udp = syslog.NewUDP(c)
-		d.syslog = append(d.syslog, syslogListener{"syslog_udp", "SYSLOG_UDP_ADDR", c.Addr, d.udp})
-	}
-	if cfg.SyslogTLSAddr != "" {
-		c := sc
-		c.Addr = cfg.SyslogTLSAddr
-		c.TLS = &tls.Config{Certificates: []tls.Certificate{*cfg.TLSCert}, MinVersion: tls.VersionTLS12}
-		d.tls = syslog.NewTCP(c)
-		d.syslog = append(d.syslog, syslogListener{"syslog_tls", "SYSLOG_TLS_ADDR", c.Addr, d.tls})
-	}
-	d.logs = httpin.New(httpin.Config{
-		Publisher:       d.router,
-		Tokens:          cfg.Tokens,
-		Metrics:         d.ingest,
-		MaxBodyBytes:    cfg.MaxBodyBytes,
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		Logger:          log.With("listener", "http"),
-		Timezone:        cfg.SyslogTimezone,
-		DefaultApp:      cfg.SyslogDefaultApp,
-	})
 	d.otlp = otlp.New(otlp.Config{
 		Publisher:       d.router,
 		Tokens:          cfg.Tokens,
@@ -175,7 +172,7 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 	d.prom = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	d.http = &fasthttp.Server{
 		Handler:      d.route,
-		ErrorHandler: d.logs.ErrorHandler, // 413 (not 400) for bodies over MAX_BODY_BYTES
+		ErrorHandler: d.errorHandler(), // 413 (not 400) for bodies over MAX_BODY_BYTES
 		Name:         "sluice",
 		// Bodies are read whole and may be decompressed to MAX_BODY_BYTES
 		// more: bound the requests in flight.
@@ -233,18 +230,62 @@ func (d *Daemon) Start() error {
 	return nil
 }
 
-// syslogListener is one of the syslog servers (TCP, UDP, TLS), with the
-// names it is logged and configured under.
+// syslogListener is a source with a socket of its own (syslog TCP, UDP,
+// TLS), with the names it is logged and configured under.
 type syslogListener struct {
 	name   string // log attribute and serve name: syslog_tcp, …
 	envVar string // the variable that set addr
 	addr   string
-	srv    interface {
-		Listen() error
-		Serve() error
-		Addr() net.Addr
-		Shutdown(context.Context) error
+	srv    ingest.Listener
+}
+
+// buildSources builds the sources of specs: listeners in order, mounted
+// handlers by route.
+func (d *Daemon) buildSources(specs []sources.Spec, deps ingest.Deps) error {
+	d.mounted = make(map[string]ingest.Mounted)
+	for _, spec := range specs {
+		src, err := sources.New(spec, deps)
+		if err != nil {
+			return err
+		}
+		switch src := src.(type) {
+		case ingest.Listener:
+			d.syslog = append(d.syslog, syslogListener{src.Name(), spec.Var, spec.Addr, src})
+		case ingest.Mounted:
+			if _, dup := d.mounted[src.Route()]; dup {
+				return fmt.Errorf("source %s: route %s is taken", src.Name(), src.Route())
+			}
+			d.mounted[src.Route()] = src
+		default:
+			return fmt.Errorf("source %s is neither a Listener nor Mounted", src.Name())
+		}
 	}
+	return nil
+}
+
+// errorHandler is the HTTP server's ErrorHandler: the one a mounted source
+// provides (HTTP ingest's answers 413 for a body over MAX_BODY_BYTES), or
+// fasthttp's default.
+func (d *Daemon) errorHandler() func(*fasthttp.RequestCtx, error) {
+	for _, m := range d.mounted {
+		if eh, ok := m.(interface {
+			ErrorHandler(*fasthttp.RequestCtx, error)
+		}); ok {
+			return eh.ErrorHandler
+		}
+	}
+	return nil
+}
+
+// listenerAddr is the bound address of the listener named name, nil when
+// it is off.
+func (d *Daemon) listenerAddr(name string) net.Addr {
+	for _, l := range d.syslog {
+		if l.name == name {
+			return l.srv.Addr()
+		}
+	}
+	return nil
 }
 
 func (d *Daemon) serve(name string, fn func() error) {
@@ -265,28 +306,13 @@ func (d *Daemon) Err() <-chan error { return d.serveErr }
 func (d *Daemon) HTTPAddr() net.Addr { return d.httpLn.Addr() }
 
 // SyslogTCPAddr is the bound syslog TCP address, nil when off.
-func (d *Daemon) SyslogTCPAddr() net.Addr {
-	if d.tcp == nil {
-		return nil
-	}
-	return d.tcp.Addr()
-}
+func (d *Daemon) SyslogTCPAddr() net.Addr { return d.listenerAddr(metrics.SyslogTCP) }
 
 // SyslogUDPAddr is the bound syslog UDP address, nil when off.
-func (d *Daemon) SyslogUDPAddr() net.Addr {
-	if d.udp == nil {
-		return nil
-	}
-	return d.udp.Addr()
-}
+func (d *Daemon) SyslogUDPAddr() net.Addr { return d.listenerAddr(metrics.SyslogUDP) }
 
 // SyslogTLSAddr is the bound syslog TLS address, nil when off.
-func (d *Daemon) SyslogTLSAddr() net.Addr {
-	if d.tls == nil {
-		return nil
-	}
-	return d.tls.Addr()
-}
+func (d *Daemon) SyslogTLSAddr() net.Addr { return d.listenerAddr(metrics.SyslogTLS) }
 
 // Workers returns the drain workers (for /drains and tests).
 func (d *Daemon) Workers() []*drains.Worker { return d.workers }
@@ -325,6 +351,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	d.tails.Shutdown()
 	d.web.Shutdown()
+	for _, m := range d.mounted {
+		stop(m.Name(), m.Shutdown)
+	}
 	stop("http ingest in flight", d.waitIngest)
 	lw.Wait()
 	d.router.Close()
@@ -425,19 +454,19 @@ func deadlineString(ctx context.Context) string {
 // prefixes is all it needs.
 func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
-	switch {
-	case path == "/logs" || path == "/v1/logs":
+	switch src := d.mounted[path]; {
+	case src != nil || path == "/v1/logs":
 		d.ingesting.RLock()
 		defer d.ingesting.RUnlock()
 		if d.shuttingDown.Load() {
 			unavailable(ctx)
 			return
 		}
-		if path == "/v1/logs" { // OTLP/HTTP logs
+		if src == nil { // OTLP/HTTP logs
 			d.otlp.ServeHTTP(ctx)
 			return
 		}
-		d.logs.ServeHTTP(ctx)
+		src.ServeHTTP(ctx)
 	case strings.HasPrefix(path, "/apps/"):
 		app, rest, ok := strings.Cut(path[len("/apps/"):], "/")
 		if !ok || rest != "logs" || app == "" {

@@ -11,6 +11,66 @@ const (
 	OTLPHTTP  = "otlp_http"
 )
 
+// Reason is why ingest refused a message, a frame or a request (or cut a
+// message: ReasonTruncated): the reason label of
+// sluice_ingest_rejected_total, one type for every source.
+type Reason uint8
+
+// The reasons. ReasonNone is no rejection and has no label.
+const (
+	ReasonNone                 Reason = iota
+	ReasonMalformed                   // malformed (including an invalid app name)
+	ReasonBadOctetCount               // bad_octet_count
+	ReasonInvalidUTF8                 // invalid_utf8
+	ReasonUnknownToken                // unknown_token (syslog APP-NAME)
+	ReasonForbiddenApp                // forbidden_app
+	ReasonTruncated                   // truncated: kept, but cut to the limit
+	ReasonTooLarge                    // too_large
+	ReasonIdleTimeout                 // idle_timeout
+	ReasonBadGzip                     // bad_gzip
+	ReasonUnsupportedMediaType        // unsupported_media_type
+	ReasonUnauthorized                // unauthorized
+	ReasonEmptyBody                   // empty_body
+	ReasonMsgCountMismatch            // msg_count_mismatch
+	ReasonBackpressure                // backpressure
+	ReasonClosed                      // closed
+	ReasonLatin1                      // latin1_converted: kept, converted to UTF-8
+	ReasonDefaultApp                  // default_app: kept under the default app
+	ReasonKernelDrop                  // kernel_drop: UDP datagrams the kernel dropped
+	ReasonFrameTimeout                // frame_timeout: a TCP frame not completed in time
+	NumReasons
+)
+
+var reasonNames = [NumReasons]string{
+	ReasonMalformed:            "malformed",
+	ReasonBadOctetCount:        "bad_octet_count",
+	ReasonInvalidUTF8:          "invalid_utf8",
+	ReasonUnknownToken:         "unknown_token",
+	ReasonForbiddenApp:         "forbidden_app",
+	ReasonTruncated:            "truncated",
+	ReasonTooLarge:             "too_large",
+	ReasonIdleTimeout:          "idle_timeout",
+	ReasonBadGzip:              "bad_gzip",
+	ReasonUnsupportedMediaType: "unsupported_media_type",
+	ReasonUnauthorized:         "unauthorized",
+	ReasonEmptyBody:            "empty_body",
+	ReasonMsgCountMismatch:     "msg_count_mismatch",
+	ReasonBackpressure:         "backpressure",
+	ReasonClosed:               "closed",
+	ReasonLatin1:               "latin1_converted",
+	ReasonDefaultApp:           "default_app",
+	ReasonKernelDrop:           "kernel_drop",
+	ReasonFrameTimeout:         "frame_timeout",
+}
+
+// String is the label value; "" for ReasonNone.
+func (r Reason) String() string {
+	if r >= NumReasons {
+		return "unknown"
+	}
+	return reasonNames[r]
+}
+
 // Ingest counts what the listeners accept and reject.
 type Ingest struct {
 	// Messages counts messages handed to the router, by transport.
@@ -31,6 +91,20 @@ type Ingest struct {
 	Rejected *prometheus.CounterVec // labels: transport, reason
 	// Connections is the number of open syslog TCP connections.
 	Connections prometheus.Gauge
+}
+
+// RejectedCounters resolves the Rejected counters of transport for the
+// reasons a source can count, once, so its hot path needs no label lookup.
+// Only those series are created (a scrape shows them at 0); the others are
+// nil.
+func (m *Ingest) RejectedCounters(transport string, reasons ...Reason) [NumReasons]prometheus.Counter {
+	var out [NumReasons]prometheus.Counter
+	for _, r := range reasons {
+		if r != ReasonNone && r < NumReasons {
+			out[r] = m.Rejected.WithLabelValues(transport, r.String())
+		}
+	}
+	return out
 }
 
 // NewIngest creates the ingest collectors and registers them on reg (which

@@ -33,7 +33,13 @@
 // sync.Pools, so a well-formed request allocates nothing per message (an
 // NDJSON "time" with a numeric offset rather than Z costs one allocation).
 //
-// Concurrency: a Handler is immutable after New and its ServeHTTP is safe for
-// concurrent use by any number of fasthttp worker goroutines. It starts no
-// goroutines.
+// Source: a Handler is an ingest.Mounted source (Name "http", Route
+// "/logs"): the daemon's HTTP server routes to it. Shutdown refuses new
+// requests with 503 and waits for the ones in flight, which have published
+// what they answered 2xx for.
+//
+// Concurrency: a Handler's configuration is immutable after New and its
+// ServeHTTP is safe for concurrent use by any number of fasthttp worker
+// goroutines; a small gate (one mutex) counts the requests in flight for
+// Shutdown. It starts no goroutines.
 package httpin

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluice-logs/sluice/metrics"
 )
 
 var ndjsonSeeds = []string{
@@ -48,9 +50,9 @@ func FuzzParseJSONLine(f *testing.F) {
 		var obj map[string]json.RawMessage
 		stdErr := json.Unmarshal(line, &obj)
 		stdValid := json.Valid(line) && stdErr == nil && obj != nil
-		if (p.reason == reasonNone) != stdValid {
+		if (p.reason == metrics.ReasonNone) != stdValid {
 			t.Fatalf("line %q: parser ok = %v (%s), encoding/json valid object = %v (%v)",
-				line, p.reason == reasonNone, p.what, stdValid, stdErr)
+				line, p.reason == metrics.ReasonNone, p.what, stdValid, stdErr)
 		}
 		if !stdValid {
 			return
@@ -68,7 +70,7 @@ func FuzzParseJSONLine(f *testing.F) {
 			}
 			var want string
 			if err := json.Unmarshal(raw, &want); err != nil {
-				if string(raw) != "null" && fields.typeErr.reason == reasonNone {
+				if string(raw) != "null" && fields.typeErr.reason == metrics.ReasonNone {
 					t.Fatalf("line %q: %s is %s, but no type error was recorded", line, key, raw)
 				}
 				continue

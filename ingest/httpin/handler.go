@@ -67,8 +67,9 @@ type Handler struct {
 	defApp   string
 	log      *slog.Logger
 	accepted prometheus.Counter
-	rejected [numReasons]prometheus.Counter
+	rejected [metrics.NumReasons]prometheus.Counter
 	pool     sync.Pool // *request
+	gate     gate      // requests in flight; closed by Shutdown
 }
 
 // New returns a Handler for cfg. cfg.Publisher must not be nil.
@@ -96,52 +97,14 @@ func New(cfg Config) *Handler {
 		m = metrics.NewIngest(nil)
 	}
 	h.accepted = m.Messages.WithLabelValues(metrics.HTTP)
-	for r := reason(1); r < numReasons; r++ {
-		h.rejected[r] = m.Rejected.WithLabelValues(metrics.HTTP, reasonNames[r])
-	}
+	h.rejected = m.RejectedCounters(metrics.HTTP,
+		metrics.ReasonMalformed, metrics.ReasonBadOctetCount, metrics.ReasonInvalidUTF8,
+		metrics.ReasonBadGzip, metrics.ReasonTooLarge, metrics.ReasonUnsupportedMediaType,
+		metrics.ReasonUnauthorized, metrics.ReasonForbiddenApp, metrics.ReasonEmptyBody,
+		metrics.ReasonMsgCountMismatch, metrics.ReasonBackpressure, metrics.ReasonClosed,
+		metrics.ReasonTruncated, metrics.ReasonLatin1, metrics.ReasonDefaultApp)
 	h.pool.New = func() any { return new(request) }
 	return h
-}
-
-// reason is a label value of sluice_ingest_rejected_total.
-type reason uint8
-
-const (
-	reasonNone reason = iota
-	reasonMalformed
-	reasonBadOctetCount
-	reasonInvalidUTF8
-	reasonBadGzip
-	reasonTooLarge
-	reasonUnsupportedMediaType
-	reasonUnauthorized
-	reasonForbiddenApp
-	reasonEmptyBody
-	reasonMsgCountMismatch
-	reasonBackpressure
-	reasonClosed
-	reasonTruncated
-	reasonLatin1     // not a rejection: converted and kept
-	reasonDefaultApp // not a rejection: kept under Config.DefaultApp
-	numReasons
-)
-
-var reasonNames = [numReasons]string{
-	reasonMalformed:            "malformed",
-	reasonBadOctetCount:        "bad_octet_count",
-	reasonInvalidUTF8:          "invalid_utf8",
-	reasonBadGzip:              "bad_gzip",
-	reasonTooLarge:             "too_large",
-	reasonUnsupportedMediaType: "unsupported_media_type",
-	reasonUnauthorized:         "unauthorized",
-	reasonForbiddenApp:         "forbidden_app",
-	reasonEmptyBody:            "empty_body",
-	reasonMsgCountMismatch:     "msg_count_mismatch",
-	reasonBackpressure:         "backpressure",
-	reasonClosed:               "closed",
-	reasonTruncated:            "truncated",
-	reasonLatin1:               "latin1_converted",
-	reasonDefaultApp:           "default_app",
 }
 
 // format is a body format, chosen by Content-Type.
@@ -172,7 +135,7 @@ type request struct {
 	problems int    // rejected lines or frames
 	// counts are the rejected lines or frames by reason, and the truncated
 	// (but accepted) messages.
-	counts [numReasons]int
+	counts [metrics.NumReasons]int
 	// forbidden is the first line or frame (1-based) whose app the token
 	// may not write; the whole request is refused with 403.
 	forbidden    int
@@ -197,7 +160,7 @@ func (h *Handler) putRequest(r *request) {
 	r.inflated = r.inflated[:0]
 	r.report = r.report[:0]
 	r.problems = 0
-	r.counts = [numReasons]int{}
+	r.counts = [metrics.NumReasons]int{}
 	r.forbidden = 0
 	r.forbiddenApp = ""
 	h.pool.Put(r)
@@ -223,7 +186,7 @@ func (r *request) unadd() {
 // problem is why one line or frame was rejected. what is a constant, so
 // that an abusive body of a million bad lines costs no allocation per line.
 type problem struct {
-	reason reason
+	reason metrics.Reason
 	what   string
 	detail string // optional, a value quoted after what
 	err    string // optional, an error text after what and ": "
@@ -297,11 +260,18 @@ func (r *request) forbid(n int, app string) {
 	}
 }
 
-// ServeHTTP handles POST /logs. It is a fasthttp.RequestHandler.
+// ServeHTTP handles POST /logs. It is a fasthttp.RequestHandler. After
+// Shutdown it answers 503.
 func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
+	if !h.gate.enter() {
+		ctx.Response.Header.Set("Retry-After", "1")
+		h.respond(ctx, fasthttp.StatusServiceUnavailable, metrics.ReasonClosed, "shutting down, retry later")
+		return
+	}
+	defer h.gate.leave()
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
-		h.respond(ctx, fasthttp.StatusMethodNotAllowed, reasonNone, "method not allowed: use POST")
+		h.respond(ctx, fasthttp.StatusMethodNotAllowed, metrics.ReasonNone, "method not allowed: use POST")
 		return
 	}
 	w, ok := h.authenticate(ctx)
@@ -314,7 +284,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 		w.source = "app"
 		if src := bytesString(ctx.QueryArgs().Peek("source")); src != "" {
 			if !auth.ValidName(src) {
-				h.respond(ctx, fasthttp.StatusBadRequest, reasonMalformed, "invalid source name "+quoteLimit(src))
+				h.respond(ctx, fasthttp.StatusBadRequest, metrics.ReasonMalformed, "invalid source name "+quoteLimit(src))
 				return
 			}
 			w.source = src
@@ -322,7 +292,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	}
 	f := formatOf(ctx.Request.Header.ContentType())
 	if f == formatUnknown {
-		h.respond(ctx, fasthttp.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+		h.respond(ctx, fasthttp.StatusUnsupportedMediaType, metrics.ReasonUnsupportedMediaType,
 			"unsupported Content-Type: want application/logplex-1, application/x-ndjson or text/plain")
 		return
 	}
@@ -332,7 +302,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	case bytes.EqualFold(enc, []byte("gzip")) || bytes.EqualFold(enc, []byte("x-gzip")):
 		gzipped = true
 	default:
-		h.respond(ctx, fasthttp.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+		h.respond(ctx, fasthttp.StatusUnsupportedMediaType, metrics.ReasonUnsupportedMediaType,
 			"unsupported Content-Encoding: want gzip or none")
 		return
 	}
@@ -349,7 +319,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	case formatLogplex:
 		unit = "frame"
 		if status, text := h.decodeLogplex(ctx, r, body, w, received); status != 0 {
-			h.respond(ctx, status, reasonMsgCountMismatch, text)
+			h.respond(ctx, status, metrics.ReasonMsgCountMismatch, text)
 			return
 		}
 	case formatNDJSON:
@@ -364,11 +334,11 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	}
 	if r.forbidden != 0 {
 		text := unit + " " + strconv.Itoa(r.forbidden) + ": this token may not write to app " + quoteLimit(r.forbiddenApp)
-		h.respond(ctx, fasthttp.StatusForbidden, reasonForbiddenApp, text)
+		h.respond(ctx, fasthttp.StatusForbidden, metrics.ReasonForbiddenApp, text)
 		return
 	}
 	if len(r.msgs) == 0 && r.problems == 0 {
-		h.respond(ctx, fasthttp.StatusBadRequest, reasonEmptyBody, "empty body")
+		h.respond(ctx, fasthttp.StatusBadRequest, metrics.ReasonEmptyBody, "empty body")
 		return
 	}
 
@@ -381,7 +351,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]byte, bool) {
 	body := ctx.PostBody()
 	if int64(len(body)) > h.maxBody {
-		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 		return nil, false
 	}
 	if gzipped {
@@ -389,16 +359,16 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 		r.inflated, err = gunzip(r.inflated[:0], body, h.maxBody)
 		switch {
 		case errors.Is(err, errTooLarge):
-			h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+			h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 			return nil, false
 		case err != nil:
-			h.respond(ctx, fasthttp.StatusBadRequest, reasonBadGzip, "bad_gzip: "+err.Error())
+			h.respond(ctx, fasthttp.StatusBadRequest, metrics.ReasonBadGzip, "bad_gzip: "+err.Error())
 			return nil, false
 		}
 		body = r.inflated
 	}
 	if len(body) == 0 {
-		h.respond(ctx, fasthttp.StatusBadRequest, reasonEmptyBody, "empty body")
+		h.respond(ctx, fasthttp.StatusBadRequest, metrics.ReasonEmptyBody, "empty body")
 		return nil, false
 	}
 	return body, true
@@ -414,15 +384,15 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, r *request) {
 			h.accepted.Add(float64(len(r.msgs)))
 		case errors.Is(err, sluice.ErrBackpressure):
 			ctx.Response.Header.Set("Retry-After", "1")
-			h.respond(ctx, fasthttp.StatusTooManyRequests, reasonBackpressure, "drain backlog full, retry later")
+			h.respond(ctx, fasthttp.StatusTooManyRequests, metrics.ReasonBackpressure, "drain backlog full, retry later")
 			return
 		case errors.Is(err, sluice.ErrClosed):
 			ctx.Response.Header.Set("Retry-After", "1")
-			h.respond(ctx, fasthttp.StatusServiceUnavailable, reasonClosed, "shutting down, retry later")
+			h.respond(ctx, fasthttp.StatusServiceUnavailable, metrics.ReasonClosed, "shutting down, retry later")
 			return
 		default:
 			h.log.Error("publish http ingest batch", "messages", len(r.msgs), "err", err)
-			h.respond(ctx, fasthttp.StatusInternalServerError, reasonNone, "internal error")
+			h.respond(ctx, fasthttp.StatusInternalServerError, metrics.ReasonNone, "internal error")
 			return
 		}
 	}
@@ -459,8 +429,8 @@ func (h *Handler) tooLargeText() string {
 }
 
 // respond answers a request refused as a whole and counts it once.
-func (h *Handler) respond(ctx *fasthttp.RequestCtx, status int, rsn reason, text string) {
-	if rsn != reasonNone {
+func (h *Handler) respond(ctx *fasthttp.RequestCtx, status int, rsn metrics.Reason, text string) {
+	if rsn != metrics.ReasonNone {
 		h.rejected[rsn].Inc()
 	}
 	ctx.SetStatusCode(status)
@@ -478,11 +448,11 @@ func (h *Handler) authenticate(ctx *fasthttp.RequestCtx) (writer, bool) {
 	tok, g, ok := h.tokens.Authorize(bytesString(ctx.Request.Header.Peek("Authorization")))
 	if !ok {
 		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="sluice"`)
-		h.respond(ctx, fasthttp.StatusUnauthorized, reasonUnauthorized, "missing or unknown token")
+		h.respond(ctx, fasthttp.StatusUnauthorized, metrics.ReasonUnauthorized, "missing or unknown token")
 		return writer{}, false
 	}
 	if g.Admin {
-		h.respond(ctx, fasthttp.StatusForbidden, reasonForbiddenApp, "the admin token cannot write")
+		h.respond(ctx, fasthttp.StatusForbidden, metrics.ReasonForbiddenApp, "the admin token cannot write")
 		return writer{}, false
 	}
 	return writer{authed: true, token: tok, app: g.App, source: g.Source}, true
@@ -495,7 +465,7 @@ func (h *Handler) ErrorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 	case errors.As(err, &small):
 		ctx.Error("request header too large", fasthttp.StatusRequestHeaderFieldsTooLarge)
 	default:

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-logs/sluice/auth"
 	"github.com/sluice-logs/sluice/codec/octet"
 	syslogcodec "github.com/sluice-logs/sluice/codec/syslog"
+	"github.com/sluice-logs/sluice/metrics"
 )
 
 // decodeLogplex reads body as octet-counted syslog frames (Logplex's
@@ -47,7 +48,7 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 			if errors.Is(err, octet.ErrShortFrame) {
 				what = "bad octet count: body ends inside the frame"
 			}
-			r.reject("frame", n, problem{reason: reasonBadOctetCount, what: what})
+			r.reject("frame", n, problem{reason: metrics.ReasonBadOctetCount, what: what})
 			broken = true
 			break
 		}
@@ -56,19 +57,19 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 		m := r.add()
 		if err := r.parser.Parse(frame, received, m); err != nil {
 			r.unadd()
-			p := problem{reason: reasonMalformed, what: "invalid syslog message", err: err.Error()}
+			p := problem{reason: metrics.ReasonMalformed, what: "invalid syslog message", err: err.Error()}
 			if errors.Is(err, syslogcodec.ErrInvalidUTF8) {
-				p = problem{reason: reasonInvalidUTF8, what: "invalid UTF-8"}
+				p = problem{reason: metrics.ReasonInvalidUTF8, what: "invalid UTF-8"}
 			}
 			r.reject("frame", n, p)
 			continue
 		}
 		if n := r.parser.Notes(); n != 0 {
 			if n&syslogcodec.NoteLatin1 != 0 {
-				r.counts[reasonLatin1]++
+				r.counts[metrics.ReasonLatin1]++
 			}
 			if n&syslogcodec.NoteDefaultApp != 0 {
-				r.counts[reasonDefaultApp]++
+				r.counts[metrics.ReasonDefaultApp]++
 			}
 		}
 		if w.authed {
@@ -82,12 +83,12 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 			switch {
 			case m.App == "":
 				r.unadd()
-				r.reject("frame", n, problem{reason: reasonMalformed, what: "missing APP-NAME"})
+				r.reject("frame", n, problem{reason: metrics.ReasonMalformed, what: "missing APP-NAME"})
 				continue
 			case !auth.ValidName(m.App):
 				app := m.App
 				r.unadd()
-				r.reject("frame", n, problem{reason: reasonMalformed, what: "invalid app name", detail: app})
+				r.reject("frame", n, problem{reason: metrics.ReasonMalformed, what: "invalid app name", detail: app})
 				continue
 			}
 		}

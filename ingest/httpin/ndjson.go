@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/metrics"
 )
 
 // decodeNDJSON reads body as one JSON object per line. Blank lines are
@@ -32,24 +33,24 @@ func (h *Handler) decodeNDJSON(r *request, body []byte, w writer, received time.
 			continue
 		}
 		if !utf8.Valid(line) {
-			r.reject("line", n, problem{reason: reasonInvalidUTF8, what: "invalid UTF-8"})
+			r.reject("line", n, problem{reason: metrics.ReasonInvalidUTF8, what: "invalid UTF-8"})
 			continue
 		}
 		f = jsonLine{}
-		if p := parseJSONLine(line, &f); p.reason != reasonNone {
+		if p := parseJSONLine(line, &f); p.reason != metrics.ReasonNone {
 			r.reject("line", n, p)
 			continue
 		}
-		if p := f.typeErr; p.reason != reasonNone {
+		if p := f.typeErr; p.reason != metrics.ReasonNone {
 			r.reject("line", n, p)
 			continue
 		}
 		if !f.hasApp {
-			r.reject("line", n, problem{reason: reasonMalformed, what: `missing "app"`})
+			r.reject("line", n, problem{reason: metrics.ReasonMalformed, what: `missing "app"`})
 			continue
 		}
 		if !f.hasMsg {
-			r.reject("line", n, problem{reason: reasonMalformed, what: `missing "msg"`})
+			r.reject("line", n, problem{reason: metrics.ReasonMalformed, what: `missing "msg"`})
 			continue
 		}
 		source := w.source
@@ -60,12 +61,12 @@ func (h *Handler) decodeNDJSON(r *request, body []byte, w writer, received time.
 			}
 		} else {
 			if !auth.ValidName(f.app) {
-				r.reject("line", n, problem{reason: reasonMalformed, what: "invalid app name", detail: f.app})
+				r.reject("line", n, problem{reason: metrics.ReasonMalformed, what: "invalid app name", detail: f.app})
 				continue
 			}
 			if f.source != "" {
 				if !auth.ValidName(f.source) {
-					r.reject("line", n, problem{reason: reasonMalformed, what: "invalid source name", detail: f.source})
+					r.reject("line", n, problem{reason: metrics.ReasonMalformed, what: "invalid source name", detail: f.source})
 					continue
 				}
 				source = f.source
@@ -75,7 +76,7 @@ func (h *Handler) decodeNDJSON(r *request, body []byte, w writer, received time.
 		if f.time != "" {
 			var err error
 			if t, err = time.Parse(time.RFC3339Nano, f.time); err != nil {
-				r.reject("line", n, problem{reason: reasonMalformed, what: "invalid time, want RFC 3339", detail: f.time})
+				r.reject("line", n, problem{reason: metrics.ReasonMalformed, what: "invalid time, want RFC 3339", detail: f.time})
 				continue
 			}
 		}
@@ -83,7 +84,7 @@ func (h *Handler) decodeNDJSON(r *request, body []byte, w writer, received time.
 		if f.hasSev {
 			var ok bool
 			if sev, ok = parseSeverity(f.severity); !ok {
-				r.reject("line", n, problem{reason: reasonMalformed, what: "invalid severity", detail: f.severity})
+				r.reject("line", n, problem{reason: metrics.ReasonMalformed, what: "invalid severity", detail: f.severity})
 				continue
 			}
 		}
@@ -235,7 +236,7 @@ func parseJSONLine(b []byte, f *jsonLine) problem {
 	}
 	s.ws()
 	if s.i != len(s.b) {
-		return problem{reason: reasonMalformed, what: "invalid JSON: data after the object", at: s.i + 1}
+		return problem{reason: metrics.ReasonMalformed, what: "invalid JSON: data after the object", at: s.i + 1}
 	}
 	return problem{}
 }
@@ -250,10 +251,10 @@ type jsonScanner struct {
 // bad describes the syntax error at s.i.
 func (s *jsonScanner) bad() problem {
 	if s.i >= len(s.b) {
-		return problem{reason: reasonMalformed, what: "invalid JSON: unexpected end of line"}
+		return problem{reason: metrics.ReasonMalformed, what: "invalid JSON: unexpected end of line"}
 	}
 	_, size := utf8.DecodeRune(s.b[s.i:])
-	return problem{reason: reasonMalformed, what: "invalid JSON: unexpected character",
+	return problem{reason: metrics.ReasonMalformed, what: "invalid JSON: unexpected character",
 		detail: bytesString(s.b[s.i : s.i+size]), at: s.i + 1}
 }
 
@@ -307,7 +308,7 @@ func (s *jsonScanner) typeMismatch(f *jsonLine, key string) bool {
 	if s.peek() == 'n' {
 		return s.literal("null")
 	}
-	if f.typeErr.reason == reasonNone {
+	if f.typeErr.reason == metrics.ReasonNone {
 		var what string // constants: no allocation per bad line
 		switch key {
 		case "app":
@@ -325,7 +326,7 @@ func (s *jsonScanner) typeMismatch(f *jsonLine, key string) bool {
 		default:
 			what = `"severity" must be a name or a number`
 		}
-		f.typeErr = problem{reason: reasonMalformed, what: what, at: s.i + 1}
+		f.typeErr = problem{reason: metrics.ReasonMalformed, what: what, at: s.i + 1}
 	}
 	return s.skip(1)
 }

@@ -9,28 +9,29 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/metrics"
 )
 
 // textWriter resolves the app of a text/plain request from its ?app=
 // parameter and the token. With a token, ?app= may be left out (it defaults
 // to the token's app). On a problem it returns the status, reason and text
 // to answer with.
-func textWriter(w writer, app string) (writer, int, reason, string) {
+func textWriter(w writer, app string) (writer, int, metrics.Reason, string) {
 	if w.authed {
 		if app != "" && app != w.app {
-			return w, fasthttp.StatusForbidden, reasonForbiddenApp,
+			return w, fasthttp.StatusForbidden, metrics.ReasonForbiddenApp,
 				"this token may not write to app " + quoteLimit(app)
 		}
-		return w, 0, reasonNone, ""
+		return w, 0, metrics.ReasonNone, ""
 	}
 	switch {
 	case app == "":
-		return w, fasthttp.StatusBadRequest, reasonMalformed, "text/plain needs the app in ?app="
+		return w, fasthttp.StatusBadRequest, metrics.ReasonMalformed, "text/plain needs the app in ?app="
 	case !auth.ValidName(app):
-		return w, fasthttp.StatusBadRequest, reasonMalformed, "invalid app name " + quoteLimit(app)
+		return w, fasthttp.StatusBadRequest, metrics.ReasonMalformed, "invalid app name " + quoteLimit(app)
 	}
 	w.app = app
-	return w, 0, reasonNone, ""
+	return w, 0, metrics.ReasonNone, ""
 }
 
 func quoteLimit(s string) string { return string(appendQuotedLimit(nil, s, 64)) }
@@ -52,7 +53,7 @@ func (h *Handler) decodeText(r *request, body []byte, w writer, proc string, rec
 			continue
 		}
 		if !utf8.Valid(line) {
-			r.reject("line", n, problem{reason: reasonInvalidUTF8, what: "invalid UTF-8"})
+			r.reject("line", n, problem{reason: metrics.ReasonInvalidUTF8, what: "invalid UTF-8"})
 			continue
 		}
 		m := r.add()
@@ -70,7 +71,7 @@ func (h *Handler) decodeText(r *request, body []byte, w writer, proc string, rec
 func (h *Handler) cut(r *request, s string) string {
 	s, cut := truncate(s, h.maxMsg)
 	if cut {
-		r.counts[reasonTruncated]++
+		r.counts[metrics.ReasonTruncated]++
 	}
 	return s
 }

@@ -10,6 +10,10 @@
 // batch whose strings alias that buffer, and publishes the batch before it
 // reads again; a Publish that blocks (backpressure) simply stops the reading
 // of that socket. A UDPServer reads datagrams in the goroutine that calls
-// Serve. Shutdown stops accepting, lets every connection publish the frames
-// it already holds, and waits for the goroutines.
+// Serve. Shutdown stops accepting, lets every connection read what its
+// socket already holds without waiting for more (a non-blocking read on
+// unix: what a client wrote before Shutdown is published, an idle or
+// trickling client holds nothing up) and publish the complete frames, and
+// waits for the goroutines. Both servers are ingest.Listeners and pass
+// ingest/sourcetest.
 package syslog

@@ -57,34 +57,18 @@ const DefaultMaxMessageBytes = 64 << 10
 // header (at most about 500 bytes in RFC 5424) and structured data.
 const HeaderRoom = 8 << 10
 
-// reason is a rejection reason of the metrics.Ingest Rejected counter.
-type reason uint8
-
-const (
-	reasonMalformed reason = iota
-	reasonBadOctetCount
-	reasonInvalidUTF8
-	reasonUnknownToken
-	reasonTruncated
-	reasonIdleTimeout
-	reasonLatin1       // not a rejection: converted and kept
-	reasonDefaultApp   // not a rejection: kept under the default app
-	reasonKernelDrop   // UDP: datagrams the kernel dropped (socket buffer full)
-	reasonFrameTimeout // TCP: a frame not completed within the idle timeout (a trickle)
-	numReasons
-)
-
-var reasonNames = [numReasons]string{
-	reasonMalformed:     "malformed",
-	reasonBadOctetCount: "bad_octet_count",
-	reasonInvalidUTF8:   "invalid_utf8",
-	reasonUnknownToken:  "unknown_token",
-	reasonTruncated:     "truncated",
-	reasonIdleTimeout:   "idle_timeout",
-	reasonLatin1:        "latin1_converted",
-	reasonDefaultApp:    "default_app",
-	reasonKernelDrop:    "kernel_drop",
-	reasonFrameTimeout:  "frame_timeout",
+// reasons are the reasons a syslog server counts.
+var reasons = []metrics.Reason{
+	metrics.ReasonMalformed,
+	metrics.ReasonBadOctetCount,
+	metrics.ReasonInvalidUTF8,
+	metrics.ReasonUnknownToken,
+	metrics.ReasonTruncated,
+	metrics.ReasonIdleTimeout,
+	metrics.ReasonLatin1,
+	metrics.ReasonDefaultApp,
+	metrics.ReasonKernelDrop,
+	metrics.ReasonFrameTimeout,
 }
 
 // ingester is what a server shares with its connections: the
@@ -99,7 +83,7 @@ type ingester struct {
 	pub        sluice.Publisher
 	log        *slog.Logger
 	messages   prometheus.Counter
-	rejected   [numReasons]prometheus.Counter
+	rejected   [metrics.NumReasons]prometheus.Counter
 	conns      prometheus.Gauge
 }
 
@@ -131,9 +115,7 @@ func newIngester(cfg Config, transport string) *ingester {
 		m = metrics.NewIngest(nil)
 	}
 	in.messages = m.Messages.WithLabelValues(transport)
-	for r := range numReasons {
-		in.rejected[r] = m.Rejected.WithLabelValues(transport, reasonNames[r])
-	}
+	in.rejected = m.RejectedCounters(transport, reasons...)
 	in.conns = m.Connections
 	return in
 }
@@ -145,7 +127,7 @@ type session struct {
 	in     *ingester
 	remote func() string // the peer, formatted only when logged
 	batch  []sluice.Message
-	counts [numReasons]uint64
+	counts [metrics.NumReasons]uint64
 	parser syslogcodec.Parser
 
 	logEvery time.Duration // 0: log only the first rejection
@@ -175,25 +157,25 @@ func (s *session) frame(frame []byte, received time.Time) {
 	if err == nil {
 		if n := s.parser.Notes(); n != 0 {
 			if n&syslogcodec.NoteLatin1 != 0 {
-				s.counts[reasonLatin1]++
+				s.counts[metrics.ReasonLatin1]++
 			}
 			if n&syslogcodec.NoteDefaultApp != 0 {
-				s.counts[reasonDefaultApp]++
+				s.counts[metrics.ReasonDefaultApp]++
 			}
 		}
 		if len(m.Text) > s.in.max {
 			m.Text = truncateText(m.Text, s.in.max)
-			s.counts[reasonTruncated]++
+			s.counts[metrics.ReasonTruncated]++
 		}
 		return
 	}
 	s.batch = s.batch[:len(s.batch)-1]
-	r := reasonMalformed
+	r := metrics.ReasonMalformed
 	switch {
 	case errors.Is(err, syslogcodec.ErrInvalidUTF8):
-		r = reasonInvalidUTF8
+		r = metrics.ReasonInvalidUTF8
 	case errors.Is(err, errUnknownToken):
-		r = reasonUnknownToken
+		r = metrics.ReasonUnknownToken
 	}
 	s.reject(r, err)
 }
@@ -232,13 +214,13 @@ func (s *session) authorize(m *sluice.Message) error {
 
 // reject counts a rejection and logs the first one of the session (or one
 // per logEvery).
-func (s *session) reject(r reason, err error) {
+func (s *session) reject(r metrics.Reason, err error) {
 	s.counts[r]++
 	if !s.logged.IsZero() && (s.logEvery == 0 || time.Since(s.logged) < s.logEvery) {
 		return
 	}
 	s.logged = time.Now()
-	attrs := []any{"transport", s.in.transport, "remote", s.remote(), "reason", reasonNames[r]}
+	attrs := []any{"transport", s.in.transport, "remote", s.remote(), "reason", r.String()}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())
 	}

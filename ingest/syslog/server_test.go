@@ -245,7 +245,8 @@ func TestTCPFraming(t *testing.T) {
 					t.Fatalf("rejected %s = %d, want %d", r, got, n)
 				}
 			}
-			for _, r := range reasonNames {
+			for _, reason := range reasons {
+				r := reason.String()
 				if _, ok := tt.rejects[r]; !ok && rejected(m, metrics.SyslogTCP, r) != 0 {
 					t.Fatalf("unexpected rejection %s", r)
 				}

@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
-// ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("syslog: server closed")
+// ErrServerClosed is returned by Serve after Shutdown: ingest.ErrClosed.
+var ErrServerClosed = ingest.ErrClosed
 
 // TCPServer reads syslog over TCP, RFC 6587 octet-counted or LF-framed
 // (detected per connection), one goroutine per connection.
@@ -49,6 +51,9 @@ func NewTCP(cfg Config) *TCPServer {
 	}
 }
 
+// Name is the server's transport, syslog_tcp or syslog_tls.
+func (s *TCPServer) Name() string { return s.in.transport }
+
 // Listen binds the listening socket, so the caller can log Addr before
 // Serve.
 func (s *TCPServer) Listen() error {
@@ -56,6 +61,7 @@ func (s *TCPServer) Listen() error {
 	if err != nil {
 		return fmt.Errorf("syslog tcp listen %s: %w", s.addr, err)
 	}
+	ln = drainListener{ln}
 	if s.tls != nil {
 		// The handshake runs on the connection's first read, in its own
 		// goroutine and under its idle deadline: a client that never
@@ -127,8 +133,10 @@ func (s *TCPServer) Serve() error {
 	return ErrServerClosed
 }
 
-// Shutdown stops accepting, lets every connection publish the complete
-// frames it has already read, and waits for the connection goroutines. If
+// Shutdown stops accepting, lets every connection read what its socket
+// already holds (what the client wrote before Shutdown; no waiting for
+// more) and publish the complete frames, and waits for the connection
+// goroutines. If
 // ctx ends first, it cancels the publishing, closes the connections and
 // returns ctx.Err().
 func (s *TCPServer) Shutdown(ctx context.Context) error {
@@ -142,6 +150,9 @@ func (s *TCPServer) Shutdown(ctx context.Context) error {
 		s.ln.Close()
 	}
 	for c := range s.conns {
+		// Read on what the socket holds, without waiting, and wake a Read
+		// that waits.
+		drainOf(c).draining.Store(true)
 		_ = c.SetReadDeadline(time.Now())
 	}
 	started := s.started
@@ -182,17 +193,19 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 	// framer holds: a trickle is not idle, so a frame must be completed
 	// within the idle timeout too (reason frame_timeout).
 	var started time.Time
+	woken := 0 // reads that Shutdown's deadline ended
 	for {
-		if s.idle > 0 {
+		if s.closing.Load() {
+			// Shutdown: read what the socket already holds (the frames
+			// clients wrote before it), never waiting for more.
+			drainOf(c).draining.Store(true)
+			_ = c.SetReadDeadline(time.Time{})
+		} else if s.idle > 0 {
 			deadline := time.Now().Add(s.idle)
 			if !started.IsZero() {
 				deadline = started.Add(s.idle)
 			}
 			_ = c.SetReadDeadline(deadline)
-		}
-		if s.closing.Load() {
-			// Shutdown may have set its deadline before ours.
-			_ = c.SetReadDeadline(time.Now())
 		}
 		n, rerr := c.Read(f.space())
 		if n > 0 {
@@ -206,9 +219,9 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 				case evNeedMore:
 					break frames
 				case evBadCount:
-					sess.reject(reasonBadOctetCount, nil)
+					sess.reject(metrics.ReasonBadOctetCount, nil)
 				case evTruncated:
-					sess.reject(reasonTruncated, nil)
+					sess.reject(metrics.ReasonTruncated, nil)
 					sess.frame(frame, now)
 					completed = true
 				default:
@@ -224,8 +237,12 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 			}
 		}
 		if rerr != nil {
-			s.finish(ctx, c, sess, f, rerr)
-			return
+			if woken < 3 && s.closing.Load() && errors.Is(rerr, os.ErrDeadlineExceeded) {
+				woken++ // Shutdown's deadline: read on, draining
+			} else {
+				s.finish(ctx, c, sess, f, rerr)
+				return
+			}
 		}
 		if err := sess.flush(ctx); err != nil {
 			s.in.log.Warn("syslog tcp: closing connection", "remote", c.RemoteAddr().String(), "err", err)
@@ -241,20 +258,32 @@ func (s *TCPServer) finish(ctx context.Context, c net.Conn, sess *session, f *fr
 	case errors.Is(rerr, io.EOF):
 		frame, incomplete := f.rest()
 		if incomplete {
-			sess.reject(reasonMalformed, errors.New("connection closed inside an octet-counted frame"))
+			sess.reject(metrics.ReasonMalformed, errors.New("connection closed inside an octet-counted frame"))
 		} else if frame != nil {
 			sess.frame(frame, time.Now())
 		}
 	case s.closing.Load():
-		// Shutdown: publish what is complete; a partial frame is lost.
+		// Shutdown, the socket drained: publish what is complete; a
+		// partial frame is lost.
 	case errors.As(rerr, &ne) && ne.Timeout() && f.pending():
-		sess.reject(reasonFrameTimeout, errors.New("a frame was not completed within the idle timeout"))
+		sess.reject(metrics.ReasonFrameTimeout, errors.New("a frame was not completed within the idle timeout"))
 	case errors.As(rerr, &ne) && ne.Timeout():
-		sess.reject(reasonIdleTimeout, nil)
+		sess.reject(metrics.ReasonIdleTimeout, nil)
 	default:
 		s.in.log.Debug("syslog tcp read failed", "remote", c.RemoteAddr().String(), "err", rerr)
 	}
 	if err := sess.flush(ctx); err != nil {
 		s.in.log.Warn("syslog tcp: messages lost at close", "remote", c.RemoteAddr().String(), "err", err)
 	}
+}
+
+// Interface guard.
+var _ ingest.Listener = (*TCPServer)(nil)
+
+// drainOf is the drainConn under c (a drainConn or a *tls.Conn over one).
+func drainOf(c net.Conn) *drainConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	return c.(*drainConn)
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -36,6 +37,9 @@ func NewUDP(cfg Config) *UDPServer {
 		lifecycle: lifecycle{name: "syslog udp", done: make(chan struct{})},
 	}
 }
+
+// Name is the server's transport, syslog_udp.
+func (s *UDPServer) Name() string { return s.in.transport }
 
 // Listen binds the socket.
 func (s *UDPServer) Listen() error {
@@ -110,30 +114,37 @@ func (s *UDPServer) Serve() error {
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, oobSize)
 	var drops uint32 // the kernel's count of dropped datagrams, last seen
+	handle := func(n int) error {
+		frame := trimEOL(buf[:n])
+		if len(frame) == 0 {
+			return nil
+		}
+		if len(frame) > s.in.frameMax {
+			frame = trimRune(frame[:s.in.frameMax])
+			sess.reject(metrics.ReasonTruncated, nil)
+		}
+		sess.frame(frame, time.Now())
+		return sess.flush(ctx)
+	}
 	for {
 		n, oobn, _, addr, err := conn.ReadMsgUDPAddrPort(buf, oob)
 		if d, ok := dropCount(oob[:oobn]); ok && d != drops {
-			sess.counts[reasonKernelDrop] += uint64(d - drops) // wraps like the counter
+			sess.counts[metrics.ReasonKernelDrop] += uint64(d - drops) // wraps like the counter
 			drops = d
 		}
 		if err != nil {
-			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+			if s.closing.Load() {
+				s.drain(conn, buf, handle)
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
 				return ErrServerClosed
 			}
 			s.in.log.Debug("syslog udp read failed", "err", err)
 			continue
 		}
 		from = addr
-		frame := trimEOL(buf[:n])
-		if len(frame) == 0 {
-			continue
-		}
-		if len(frame) > s.in.frameMax {
-			frame = trimRune(frame[:s.in.frameMax])
-			sess.reject(reasonTruncated, nil)
-		}
-		sess.frame(frame, time.Now())
-		if err := sess.flush(ctx); err != nil {
+		if err := handle(n); err != nil {
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
@@ -142,8 +153,28 @@ func (s *UDPServer) Serve() error {
 	}
 }
 
-// Shutdown stops reading, lets Serve publish the datagram it holds, and
-// waits for it to return. If ctx ends first, it cancels the publishing and
+// drain handles the datagrams the socket holds when Shutdown begins (those
+// sent before it), without waiting for more.
+func (s *UDPServer) drain(conn *net.UDPConn, buf []byte, handle func(int) error) {
+	rc, err := conn.SyscallConn()
+	if err != nil || conn.SetReadDeadline(time.Time{}) != nil {
+		return
+	}
+	for {
+		n, err := readNow(rc, buf)
+		if err != nil {
+			return
+		}
+		if err := handle(n); err != nil {
+			s.in.log.Warn("syslog udp: messages lost at shutdown", "err", err)
+			return
+		}
+	}
+}
+
+// Shutdown stops reading, lets Serve publish the datagram it holds and
+// those waiting in the socket (sent before Shutdown), and waits for it to
+// return. If ctx ends first, it cancels the publishing and
 // returns ctx.Err().
 func (s *UDPServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
@@ -171,3 +202,6 @@ func (s *UDPServer) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	return ctx.Err()
 }
+
+// Interface guard.
+var _ ingest.Listener = (*UDPServer)(nil)
