@@ -179,7 +179,9 @@ func mount(t *testing.T, src ingest.Mounted) (string, func(*testing.T, context.C
 			defer cancel()
 			_ = srv.ShutdownWithContext(sctx)
 			_ = ln.Close()
-			<-served
+			if serr := <-served; serr != nil {
+				t.Logf("the suite's HTTP server: %v", serr) // scaffolding, not judged
+			}
 		})
 		return err
 	}
