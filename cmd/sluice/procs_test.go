@@ -180,12 +180,52 @@ func exitStatusOf(t *testing.T, err error) int {
 	return -1
 }
 
-// maxRSS is the peak resident memory of a finished process, in bytes.
-func maxRSS(cmd *exec.Cmd) int64 {
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024
+// watchRSS samples the peak resident memory (VmHWM) of the running
+// process pid every few milliseconds until it exits; the function it
+// returns stops sampling and gives the highest value seen, in bytes.
+//
+// The rusage of a finished child cannot serve: Go starts children with
+// vfork, so a child's ru_maxrss counts the memory of the test process it
+// shared before exec (over 100 MiB late in a -race run), not its own.
+// VmHWM belongs to the program's own address space and only grows, so the
+// last sample is within a few milliseconds of the true peak.
+func watchRSS(pid int) func() int64 {
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	sample := func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		for line := range strings.Lines(string(b)) {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				if kb*1024 > peak.Load() {
+					peak.Store(kb * 1024)
+				}
+			}
+		}
+		return true
 	}
-	return 0
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for sample() {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-done
+		return peak.Load()
+	}
 }
 
 // sinkFrame is one message a sink received.

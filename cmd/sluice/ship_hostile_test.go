@@ -16,8 +16,12 @@ func TestShipSink(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd, stderr := sluiceCmd(t, ctx, []string{"SLUICE_URL=" + s.url}, append([]string{"ship", "--app", "web"}, args...)...)
-		code := exitStatusOf(t, cmd.Run())
-		return code, stderr.String(), maxRSS(cmd)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		peak := watchRSS(cmd.Process.Pid)
+		code := exitStatusOf(t, cmd.Wait())
+		return code, stderr.String(), peak()
 	}
 
 	t.Run("429 Retry-After is honoured", func(t *testing.T) {
