@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
 	syslogcodec "github.com/sluice-logs/sluice/codec/syslog"
+	"github.com/sluice-logs/sluice/internal/gunzip"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -356,9 +357,9 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 	}
 	if gzipped {
 		var err error
-		r.inflated, err = gunzip(r.inflated[:0], body, h.maxBody)
+		r.inflated, err = gunzip.Append(r.inflated[:0], body, h.maxBody)
 		switch {
-		case errors.Is(err, errTooLarge):
+		case errors.Is(err, gunzip.ErrTooLarge):
 			h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 			return nil, false
 		case err != nil:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/internal/gunzip"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -255,9 +256,9 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, enc encoding, r *request, gzipp
 	}
 	if gzipped {
 		var err error
-		r.inflated, err = gunzip(r.inflated[:0], body, h.maxBody)
+		r.inflated, err = gunzip.Append(r.inflated[:0], body, h.maxBody)
 		switch {
-		case errors.Is(err, errTooLarge):
+		case errors.Is(err, gunzip.ErrTooLarge):
 			h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
 			return nil, false
 		case err != nil:

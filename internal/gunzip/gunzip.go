@@ -1,4 +1,4 @@
-package otlp
+package gunzip
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// errTooLarge means the decompressed body exceeds the limit.
-var errTooLarge = errors.New("decompressed body too large")
+// ErrTooLarge means the decompressed body exceeds the limit.
+var ErrTooLarge = errors.New("decompressed body too large")
 
 // gzipReaders holds *gzip.Reader values for reuse; a reader carries about
 // 40 KiB of decompression state.
@@ -21,11 +21,12 @@ var gzipReaders sync.Pool
 // to the gzip reader without allocating.
 var byteReaders = sync.Pool{New: func() any { return new(bytes.Reader) }}
 
-// gunzip appends the decompression of src (one or more gzip members) to dst.
-// It stops with errTooLarge as soon as the output would exceed limit bytes,
-// so a gzip bomb costs at most limit bytes of memory. A truncated or corrupt
-// stream is an error; nothing of it should be used.
-func gunzip(dst, src []byte, limit int64) ([]byte, error) {
+// Append appends the decompression of src (one or more gzip members) to dst.
+// It stops with ErrTooLarge as soon as the output would exceed limit bytes,
+// so a gzip bomb costs at most about twice limit bytes of memory (append
+// may round the last growth up). A truncated or corrupt stream is an error;
+// nothing of it should be used.
+func Append(dst, src []byte, limit int64) ([]byte, error) {
 	br := byteReaders.Get().(*bytes.Reader)
 	defer byteReaders.Put(br)
 	br.Reset(src)
@@ -54,7 +55,7 @@ func gunzip(dst, src []byte, limit int64) ([]byte, error) {
 	for {
 		if len(dst) == cap(dst) {
 			if int64(len(dst)) > limit {
-				return dst, errTooLarge
+				return dst, ErrTooLarge
 			}
 			// Grow, but never past limit+1: reading one byte more than the
 			// limit is how the bomb is detected.
@@ -64,7 +65,7 @@ func gunzip(dst, src []byte, limit int64) ([]byte, error) {
 		n, err := zr.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
 		if int64(len(dst)) > limit {
-			return dst, errTooLarge
+			return dst, ErrTooLarge
 		}
 		if errors.Is(err, io.EOF) {
 			return dst, nil

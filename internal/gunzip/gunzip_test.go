@@ -1,0 +1,63 @@
+package gunzip
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func gz(t *testing.T, parts ...string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for _, p := range parts { // one gzip member each
+		zw := gzip.NewWriter(&b)
+		if _, err := zw.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+func TestAppend(t *testing.T) {
+	bomb := strings.Repeat("a", 8<<20)
+	for _, tc := range []struct {
+		name  string
+		src   []byte
+		limit int64
+		want  string
+		err   string
+	}{
+		{"one member", gz(t, "hello\n"), 100, "hello\n", ""},
+		{"two members", gz(t, "a\n", "b\n"), 100, "a\nb\n", ""},
+		{"exactly the limit", gz(t, "12345"), 5, "12345", ""},
+		{"one byte over", gz(t, "123456"), 5, "", "too large"},
+		{"bomb", gz(t, bomb), 1 << 20, "", "too large"},
+		{"truncated", gz(t, "hello world")[:15], 100, "", "gzip"},
+		{"not gzip", []byte("plain text"), 100, "", "gzip header"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Append([]byte("x"), tc.src, tc.limit+1) // dst already holds one byte
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("error %v, want one containing %q", err, tc.err)
+			case tc.err == "" && string(got) != "x"+tc.want:
+				t.Fatalf("got %q, want %q", got, "x"+tc.want)
+			}
+			// append's growth may round a buffer up, never past twice
+			// what it holds: a bomb costs at most about twice the limit.
+			if int64(cap(got)) > 2*(tc.limit+1)+4096 {
+				t.Fatalf("grew to %d bytes for a limit of %d", cap(got), tc.limit+1)
+			}
+			if tc.err == "too large" && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("error %v is not ErrTooLarge", err)
+			}
+		})
+	}
+}
