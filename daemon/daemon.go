@@ -27,7 +27,6 @@ import (
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/open"
 	"github.com/sluice-logs/sluice/ingest"
-	"github.com/sluice-logs/sluice/ingest/otlp"
 	"github.com/sluice-logs/sluice/ingest/sources"
 	"github.com/sluice-logs/sluice/metrics"
 	"github.com/sluice-logs/sluice/router"
@@ -50,7 +49,6 @@ type Daemon struct {
 	// order; mounted the sources served on PORT, by route.
 	syslog  []syslogListener
 	mounted map[string]ingest.Mounted
-	otlp    *otlp.Handler // POST /v1/logs (to become a mounted source)
 	httpLn  net.Listener
 	http    *fasthttp.Server
 	tails   *tail.Handler
@@ -59,11 +57,8 @@ type Daemon struct {
 	pprof   *http.Server
 
 	shuttingDown atomic.Bool
-	// ingesting is read-held by each HTTP ingest request in flight;
-	// Shutdown takes it to wait for them before closing the router.
-	ingesting sync.RWMutex
-	wg        sync.WaitGroup // the serving goroutines
-	serveErr  chan error
+	wg           sync.WaitGroup // the serving goroutines
+	serveErr     chan error
 }
 
 // ParseDrains parses every DRAIN_<NAME> of cfg, reporting every bad URL at
@@ -158,15 +153,6 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 	}); err != nil {
 		return nil, err
 	}
-	d.otlp = otlp.New(otlp.Config{
-		Publisher:       d.router,
-		Tokens:          cfg.Tokens,
-		Metrics:         d.ingest,
-		MaxBodyBytes:    cfg.MaxBodyBytes,
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		AppAttribute:    cfg.OTLPAppAttribute,
-		Logger:          log.With("listener", "otlp_http"),
-	})
 	d.tails = tail.New(tail.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "tail")})
 	d.web = web.New(web.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "web"), Registerer: reg})
 	d.prom = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -263,18 +249,26 @@ func (d *Daemon) buildSources(specs []sources.Spec, deps ingest.Deps) error {
 	return nil
 }
 
-// errorHandler is the HTTP server's ErrorHandler: the one a mounted source
-// provides (HTTP ingest's answers 413 for a body over MAX_BODY_BYTES), or
-// fasthttp's default.
+// errorHandler is the HTTP server's ErrorHandler: that of the mounted
+// source whose route the failed request named (so an oversized POST
+// /v1/logs is answered and counted by OTLP ingest, one to /logs by HTTP
+// ingest), else HTTP ingest's, else fasthttp's default.
 func (d *Daemon) errorHandler() func(*fasthttp.RequestCtx, error) {
-	for _, m := range d.mounted {
-		if eh, ok := m.(interface {
-			ErrorHandler(*fasthttp.RequestCtx, error)
-		}); ok {
-			return eh.ErrorHandler
-		}
+	type errorHandler interface {
+		ErrorHandler(*fasthttp.RequestCtx, error)
 	}
-	return nil
+	fallback, _ := d.mounted["/logs"].(errorHandler)
+	return func(ctx *fasthttp.RequestCtx, err error) {
+		if eh, ok := d.mounted[string(ctx.Path())].(errorHandler); ok {
+			eh.ErrorHandler(ctx, err)
+			return
+		}
+		if fallback != nil {
+			fallback.ErrorHandler(ctx, err)
+			return
+		}
+		ctx.Error("cannot parse request", fasthttp.StatusBadRequest)
+	}
 }
 
 // listenerAddr is the bound address of the listener named name, nil when
@@ -354,7 +348,6 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	for _, m := range d.mounted {
 		stop(m.Name(), m.Shutdown)
 	}
-	stop("http ingest in flight", d.waitIngest)
 	lw.Wait()
 	d.router.Close()
 	d.store.Close()
@@ -407,24 +400,6 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 // httpCloseGrace bounds closing the HTTP server after the drains flushed.
 const httpCloseGrace = 2 * time.Second
 
-// waitIngest waits until no HTTP ingest request is in flight (new ones get
-// 503 once shuttingDown is set), or ctx ends.
-func (d *Daemon) waitIngest(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		d.ingesting.Lock()
-		//nolint:staticcheck // an empty critical section: waiting is the point
-		d.ingesting.Unlock()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // unavailable answers 503 while shutting down: try again (elsewhere).
 func unavailable(ctx *fasthttp.RequestCtx) {
 	ctx.Error("shutting down\n", fasthttp.StatusServiceUnavailable) // resets the headers
@@ -455,15 +430,9 @@ func deadlineString(ctx context.Context) string {
 func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch src := d.mounted[path]; {
-	case src != nil || path == "/v1/logs":
-		d.ingesting.RLock()
-		defer d.ingesting.RUnlock()
+	case src != nil:
 		if d.shuttingDown.Load() {
 			unavailable(ctx)
-			return
-		}
-		if src == nil { // OTLP/HTTP logs
-			d.otlp.ServeHTTP(ctx)
 			return
 		}
 		src.ServeHTTP(ctx)

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
 	syslogcodec "github.com/sluice-logs/sluice/codec/syslog"
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/internal/gunzip"
 	"github.com/sluice-logs/sluice/metrics"
 )
@@ -69,8 +70,8 @@ type Handler struct {
 	log      *slog.Logger
 	accepted prometheus.Counter
 	rejected [metrics.NumReasons]prometheus.Counter
-	pool     sync.Pool // *request
-	gate     gate      // requests in flight; closed by Shutdown
+	pool     sync.Pool   // *request
+	gate     ingest.Gate // requests in flight; closed by Shutdown
 }
 
 // New returns a Handler for cfg. cfg.Publisher must not be nil.
@@ -264,12 +265,12 @@ func (r *request) forbid(n int, app string) {
 // ServeHTTP handles POST /logs. It is a fasthttp.RequestHandler. After
 // Shutdown it answers 503.
 func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
-	if !h.gate.enter() {
+	if !h.gate.Enter() {
 		ctx.Response.Header.Set("Retry-After", "1")
 		h.respond(ctx, fasthttp.StatusServiceUnavailable, metrics.ReasonClosed, "shutting down, retry later")
 		return
 	}
-	defer h.gate.leave()
+	defer h.gate.Leave()
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
 		h.respond(ctx, fasthttp.StatusMethodNotAllowed, metrics.ReasonNone, "method not allowed: use POST")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/internal/gunzip"
 	"github.com/sluice-logs/sluice/metrics"
 )
@@ -62,7 +63,8 @@ type Handler struct {
 	log      *slog.Logger
 	accepted prometheus.Counter
 	rejected [numReasons]prometheus.Counter
-	pool     sync.Pool // *request
+	pool     sync.Pool   // *request
+	gate     ingest.Gate // requests in flight; closed by Shutdown
 }
 
 // New returns a Handler for cfg. cfg.Publisher must not be nil.
@@ -196,6 +198,12 @@ func (r *request) refuse(rsn reason, why string) {
 // ServeHTTP handles POST /v1/logs. It is a fasthttp.RequestHandler.
 func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	enc := encodingOf(ctx.Request.Header.ContentType())
+	if !h.gate.Enter() {
+		ctx.Response.Header.Set("Retry-After", "1")
+		h.fail(ctx, enc, fasthttp.StatusServiceUnavailable, reasonClosed, "shutting down, retry later")
+		return
+	}
+	defer h.gate.Leave()
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
 		h.fail(ctx, enc, fasthttp.StatusMethodNotAllowed, reasonNone, "method not allowed: use POST")

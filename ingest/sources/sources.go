@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/ingest/httpin"
+	"github.com/sluice-logs/sluice/ingest/otlp"
 	"github.com/sluice-logs/sluice/ingest/syslog"
 	"github.com/sluice-logs/sluice/metrics"
 )
@@ -23,6 +24,7 @@ const (
 	SyslogUDP Kind = metrics.SyslogUDP // ingest.Listener
 	SyslogTLS Kind = metrics.SyslogTLS // ingest.Listener
 	HTTP      Kind = metrics.HTTP      // ingest.Mounted at /logs
+	OTLPHTTP  Kind = metrics.OTLPHTTP  // ingest.Mounted at /v1/logs
 )
 
 // Spec is one source to build.
@@ -42,6 +44,7 @@ type Spec struct {
 	Timezone      *time.Location // of timestamps without an offset; nil is UTC
 	DefaultApp    string         // app of a message that names none
 	UDPReadBuffer int            // SO_RCVBUF of the UDP socket (syslog.Config.UDPReadBuffer)
+	AppAttribute  string         // OTLP: the resource attribute that names the app
 }
 
 // Specs lists the sources cfg turns on, in start order: syslog TCP, UDP
@@ -74,6 +77,8 @@ func Specs(cfg config.Config) []Spec {
 		}
 	}
 	add(HTTP, "PORT", "").MaxBodyBytes = cfg.MaxBodyBytes
+	otlpSpec := add(OTLPHTTP, "PORT", "")
+	otlpSpec.MaxBodyBytes, otlpSpec.AppAttribute = cfg.MaxBodyBytes, cfg.OTLPAppAttribute
 	return out
 }
 
@@ -122,6 +127,16 @@ func New(spec Spec, deps ingest.Deps) (ingest.Source, error) {
 			Logger:          log("http"),
 			Timezone:        spec.Timezone,
 			DefaultApp:      spec.DefaultApp,
+		}), nil
+	case OTLPHTTP:
+		return otlp.New(otlp.Config{
+			Publisher:       deps.Publisher,
+			Tokens:          deps.Tokens,
+			Metrics:         deps.Metrics,
+			MaxBodyBytes:    spec.MaxBodyBytes,
+			MaxMessageBytes: spec.MaxMessageBytes,
+			AppAttribute:    spec.AppAttribute,
+			Logger:          log(string(OTLPHTTP)),
 		}), nil
 	}
 	return nil, fmt.Errorf("source %q: unknown kind", spec.Kind)

@@ -20,9 +20,9 @@ func TestSpecs(t *testing.T) {
 		env  []string
 		want []Kind
 	}{
-		{"defaults", nil, []Kind{SyslogTCP, SyslogUDP, HTTP}},
-		{"syslog off", []string{"SYSLOG_TCP_ADDR=", "SYSLOG_UDP_ADDR="}, []Kind{HTTP}},
-		{"udp only", []string{"SYSLOG_TCP_ADDR="}, []Kind{SyslogUDP, HTTP}},
+		{"defaults", nil, []Kind{SyslogTCP, SyslogUDP, HTTP, OTLPHTTP}},
+		{"syslog off", []string{"SYSLOG_TCP_ADDR=", "SYSLOG_UDP_ADDR="}, []Kind{HTTP, OTLPHTTP}},
+		{"udp only", []string{"SYSLOG_TCP_ADDR="}, []Kind{SyslogUDP, HTTP, OTLPHTTP}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := config.Load(tc.env)

@@ -1,0 +1,53 @@
+package ingest
+
+import "sync"
+
+// Gate counts the requests a Mounted source is handling and refuses new
+// ones once closed: the whole of a mounted source's Shutdown. The zero
+// value is open. It is safe for concurrent use.
+type Gate struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	idle   chan struct{} // made by Close; closed when n reaches 0
+}
+
+// Enter admits one request, or reports false after Close.
+func (g *Gate) Enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.n++
+	return true
+}
+
+// Leave ends a request that Enter admitted.
+func (g *Gate) Leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n--
+	if g.n == 0 && g.idle != nil {
+		select {
+		case <-g.idle:
+		default:
+			close(g.idle)
+		}
+	}
+}
+
+// Close refuses new requests and returns a channel closed when none is in
+// flight.
+func (g *Gate) Close() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		g.closed = true
+		g.idle = make(chan struct{})
+		if g.n == 0 {
+			close(g.idle)
+		}
+	}
+	return g.idle
+}
