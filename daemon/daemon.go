@@ -246,9 +246,6 @@ func (d *Daemon) errorHandler() func(*fasthttp.RequestCtx, error) {
 	}
 	fallback, _ := d.mounted["/logs"].(errorHandler)
 	return func(ctx *fasthttp.RequestCtx, err error) {
-		if d.refusedEarly(ctx, err) { // httpserver.go: a refused token, its body unread
-			return
-		}
 		if eh, ok := d.mounted[string(ctx.Path())].(errorHandler); ok {
 			eh.ErrorHandler(ctx, err)
 			return

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -30,7 +29,6 @@ func (d *Daemon) newHTTPServer() *fasthttp.Server {
 		Handler:        d.route,
 		ErrorHandler:   d.errorHandler(), // 413 (not 400) for bodies over MAX_BODY_BYTES
 		HeaderReceived: d.headerReceived,
-		ExpectHandler:  d.expectHandler,
 		Name:           "sluice",
 		// The listener's MAX_CONNECTIONS binds first: a connection over it
 		// is closed at accept, before fasthttp gives it a goroutine.
@@ -76,12 +74,20 @@ func (d *Daemon) listenHTTP() (net.Listener, error) {
 
 // headerReceived runs when a request's headers are in, before its body is
 // read. It gives the body its deadline: HTTP_HEADER_TIMEOUT plus its
-// length at HTTP_BODY_MIN_RATE (MAX_BODY_BYTES for a chunked body). An
-// ingest request whose token would be refused gets a body limit of one
-// byte: fasthttp then stops before reading the body and errorHandler
-// answers it as the source would (401 or 403), so a wrong token costs no
-// body read.
+// length at HTTP_BODY_MIN_RATE (MAX_BODY_BYTES for a chunked body).
+//
+// An ingest request whose token will be refused is rewritten to have no
+// body (Content-Length 0, no Transfer-Encoding, no Expect) and to close
+// the connection after its answer: fasthttp reads none of the body, the
+// source answers it as always (401 or 403, counted), and the unread body
+// goes with the connection. A wrong token costs no body read.
 func (d *Daemon) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if d.refusedBeforeBody(h) {
+		h.SetContentLength(0)
+		h.Del(fasthttp.HeaderExpect)
+		h.SetConnectionClose()
+		return fasthttp.RequestConfig{ReadTimeout: d.cfg.HTTPHeaderTimeout}
+	}
 	n := int64(h.ContentLength())
 	switch {
 	case n == -1: // chunked
@@ -93,23 +99,7 @@ func (d *Daemon) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	rc := fasthttp.RequestConfig{
 		ReadTimeout: d.cfg.HTTPHeaderTimeout + time.Duration(float64(n)/float64(d.cfg.HTTPBodyMinRate)*float64(time.Second)),
 	}
-	if d.refusedBeforeBody(h) {
-		rc.MaxRequestBodySize = 1
-	}
 	return rc
-}
-
-// expectHandler answers an "Expect: 100-continue" ingest request whose
-// token would be refused with 401 at once: the client never sends the
-// body.
-func (d *Daemon) expectHandler(ctx *fasthttp.RequestCtx) int {
-	if !d.refusedBeforeBody(&ctx.Request.Header) {
-		return fasthttp.StatusContinue
-	}
-	if src := d.mounted[string(requestPath(&ctx.Request.Header))]; src != nil {
-		d.ingest.Rejected.WithLabelValues(src.Name(), metrics.ReasonUnauthorized.String()).Inc()
-	}
-	return fasthttp.StatusUnauthorized
 }
 
 // refusedBeforeBody reports whether h is a POST to an ingest route whose
@@ -134,16 +124,4 @@ func requestPath(h *fasthttp.RequestHeader) []byte {
 		uri = uri[:i]
 	}
 	return uri
-}
-
-// refusedEarly answers, as its source would, a request that
-// headerReceived cut off before its body, and reports whether it did.
-func (d *Daemon) refusedEarly(ctx *fasthttp.RequestCtx, err error) bool {
-	if !errors.Is(err, fasthttp.ErrBodyTooLarge) || !d.refusedBeforeBody(&ctx.Request.Header) {
-		return false
-	}
-	src := d.mounted[string(requestPath(&ctx.Request.Header))]
-	src.ServeHTTP(ctx) // authenticates first, refuses, never reads the (empty) body
-	ctx.SetConnectionClose()
-	return true
 }
