@@ -190,7 +190,7 @@ func (d *Daemon) Start() error {
 		w.Start()
 	}
 	d.serve("http", func() error { return d.http.Serve(ln) })
-	attrs := []any{"http", ln.Addr().String()}
+	attrs := []any{"http", ln.Addr().String(), "https", d.cfg.HTTPTLS != nil}
 	for _, l := range d.syslog {
 		d.serve(l.name, l.srv.Serve)
 		attrs = append(attrs, l.name, l.srv.Addr().String())
