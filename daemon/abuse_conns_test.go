@@ -299,3 +299,26 @@ func TestSyslogTrickleBounded(t *testing.T) {
 		t.Fatalf("frame_timeout %v, want %d", got, perIP)
 	}
 }
+
+// TestHTTPIdleKeepAlive: a keep-alive connection that sends no next
+// request is closed after HTTP_IDLE_TIMEOUT.
+func TestHTTPIdleKeepAlive(t *testing.T) {
+	r := start(t, "HTTP_IDLE_TIMEOUT=500ms")
+	c, err := dialFrom(t, attacker, strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c) // the answer, then EOF when the server closes
+	if err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 200") {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("idle keep-alive connection closed after %s, HTTP_IDLE_TIMEOUT is 500ms", took)
+	}
+}
