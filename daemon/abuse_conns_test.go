@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,6 +64,9 @@ func startTrickle(t *testing.T, from, to string, n int, first string, period tim
 	tr := &trickle{stop: make(chan struct{})}
 	for range n {
 		c, err := dialFrom(t, from, to)
+		if errors.Is(err, syscall.EADDRNOTAVAIL) && tr.open == 0 && os.Getenv("CI") != "true" {
+			t.Skipf("no loopback address %s to attack from (Linux has 127.0.0.0/8): %v", from, err)
+		}
 		if err != nil {
 			t.Fatalf("attacker dial: %v", err)
 		}
