@@ -156,10 +156,13 @@ func Redact(tok string) string {
 
 // ValidName reports whether s may be an app or source name: 1 to 48
 // printable US-ASCII characters without space, '[', ']', '/', '?', '#' or
-// '%' (the RFC 5424 APP-NAME rules, and safe in a URL path). It runs once
-// per ingested message, so it is a table lookup per byte.
+// '%' (the RFC 5424 APP-NAME rules, and safe in a URL path), and not "."
+// or "..": a path segment that HTTP clients and servers remove (RFC 3986
+// dot segments), so GET /apps/{app}/logs could never read such an app
+// back. Every other valid name reads back, path-escaped or not. It runs
+// once per ingested message, so it is a table lookup per byte.
 func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > 48 {
+	if len(s) == 0 || len(s) > 48 || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

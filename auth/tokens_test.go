@@ -77,6 +77,7 @@ func TestValidName(t *testing.T) {
 		{"web", true}, {"my-app_2.prod", true}, {"a", true}, {strings.Repeat("x", 48), true},
 		{"", false}, {strings.Repeat("x", 49), false}, {"we b", false}, {"a/b", false}, {"a[1]", false},
 		{"a?b", false}, {"a#b", false}, {"100%", false}, {"tab\t", false}, {"ünï", false}, {"\x7f", false},
+		{".", false}, {"..", false}, {"...", true}, {".a", true}, {"a..", true},
 	} {
 		if got := ValidName(c.s); got != c.ok {
 			t.Errorf("ValidName(%q) = %v, want %v", c.s, got, c.ok)

@@ -54,6 +54,20 @@ type Config struct {
 	TailBufferBytes int64 // TAIL_BUFFER_BYTES
 	MaxTails        int   // MAX_TAILS
 	MaxTailsPerApp  int   // MAX_TAILS_PER_APP
+
+	// Listener hardening (issue 10): connection caps, HTTP deadlines, HTTPS.
+	HTTPHost            string        // HTTP_HOST; "" is every interface
+	MaxConnections      int           // MAX_CONNECTIONS, per listener
+	MaxConnectionsPerIP int           // MAX_CONNECTIONS_PER_IP, per listener
+	HTTPHeaderTimeout   time.Duration // HTTP_HEADER_TIMEOUT
+	HTTPBodyMinRate     int64         // HTTP_BODY_MIN_RATE, bytes per second
+	HTTPIdleTimeout     time.Duration // HTTP_IDLE_TIMEOUT
+	HTTPTLSCertFile     string        // HTTP_TLS_CERT_FILE
+	HTTPTLSKeyFile      string        // HTTP_TLS_KEY_FILE
+	HTTPTLSClientCAFile string        // HTTP_TLS_CLIENT_CA_FILE
+	// HTTPTLS is PORT's TLS configuration made from the three files above,
+	// nil when PORT serves plain HTTP.
+	HTTPTLS *tls.Config
 }
 
 // Var describes one environment variable.
@@ -72,6 +86,16 @@ var Vars = []Var{
 	{"TLS_CERT_FILE", "", "PEM certificate (chain) of the syslog TLS listener."},
 	{"TLS_KEY_FILE", "", "PEM private key of the syslog TLS listener."},
 	{"SYSLOG_IDLE_TIMEOUT", "5m", "A syslog TCP connection that sends nothing for this long is closed and counted (reason idle_timeout); so is one that takes this long to finish a frame it started (a trickle; reason frame_timeout)."},
+	// Listener hardening (issue 10).
+	{"HTTP_HOST", "", "Address PORT binds (e.g. 127.0.0.1); empty is every interface."},
+	{"MAX_CONNECTIONS", "10000", "Open connections each listener (PORT, syslog TCP, syslog TLS) accepts; more are closed at once and counted (reason too_many_connections)."},
+	{"MAX_CONNECTIONS_PER_IP", "1000", "Open connections per client address (an IPv4 address or an IPv6 /64) per listener; more are closed at once and counted (reason too_many_connections_per_ip)."},
+	{"HTTP_HEADER_TIMEOUT", "10s", "Time an HTTP request's headers must arrive in, from its first byte (or the connection's opening); also the grace before HTTP_BODY_MIN_RATE applies. A trickle does not extend it."},
+	{"HTTP_BODY_MIN_RATE", "64KiB", "Slowest average rate (bytes per second) an HTTP body may arrive at: the body must be complete HTTP_HEADER_TIMEOUT + length / rate after the headers (MAX_BODY_BYTES stands for the length of a chunked body)."},
+	{"HTTP_IDLE_TIMEOUT", "2m", "An HTTP keep-alive connection waiting this long for its next request is closed."},
+	{"HTTP_TLS_CERT_FILE", "", "PEM certificate (chain): PORT serves HTTPS. Needs HTTP_TLS_KEY_FILE. (TLS_CERT_FILE is the syslog TLS listener's.)"},
+	{"HTTP_TLS_KEY_FILE", "", "PEM private key of HTTPS on PORT."},
+	{"HTTP_TLS_CLIENT_CA_FILE", "", "PEM CA certificate(s): HTTPS on PORT then requires a client certificate signed by one of them."},
 	{"MAX_BODY_BYTES", "16MiB", "Largest HTTP ingest body, after gzip decompression; larger bodies get 413."},
 	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message text (the MSG, not the header); longer ones are truncated to it and counted (reason truncated). A syslog frame may be 8KiB longer for its header and structured data."},
 	// OTLP/HTTP logs ingest.
@@ -211,6 +235,8 @@ func Load(environ []string) (Config, error) {
 	c.TailBufferBytes = size("TAIL_BUFFER_BYTES", 1024, 1<<31)
 	c.MaxTails = count("MAX_TAILS", 1, 1_000_000)
 	c.MaxTailsPerApp = count("MAX_TAILS_PER_APP", 1, 1_000_000)
+
+	loadHardening(&c, get, bad, dur, count, size)
 
 	// Syslog dialects and UDP (issue 9).
 	if v := get("SYSLOG_TIMEZONE"); v == "" || v == "UTC" {

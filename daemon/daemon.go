@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,28 +155,16 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 	d.tails = tail.New(tail.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "tail")})
 	d.web = web.New(web.Config{Store: d.store, Tokens: cfg.Tokens, Logger: log.With("component", "web"), Registerer: reg})
 	d.prom = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	d.http = &fasthttp.Server{
-		Handler:      d.route,
-		ErrorHandler: d.errorHandler(), // 413 (not 400) for bodies over MAX_BODY_BYTES
-		Name:         "sluice",
-		// Bodies are read whole and may be decompressed to MAX_BODY_BYTES
-		// more: bound the requests in flight.
-		Concurrency:        4096,
-		MaxRequestBodySize: int(cfg.MaxBodyBytes),
-		ReadTimeout:        time.Minute,
-		IdleTimeout:        2 * time.Minute,
-		NoDefaultDate:      true,
-		Logger:             fasthttpLogger{log.With("listener", "http")},
-	}
+	d.http = d.newHTTPServer() // httpserver.go
 	return d, nil
 }
 
 // Start binds every listener and starts serving. When Start returns, the
 // daemon accepts connections on every address it logs.
 func (d *Daemon) Start() error {
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", ":"+strconv.Itoa(d.cfg.Port))
+	ln, err := d.listenHTTP() // httpserver.go
 	if err != nil {
-		return fmt.Errorf("listen PORT %d: %w", d.cfg.Port, err)
+		return err
 	}
 	d.httpLn = ln
 	// On a failure, release what is already bound.
@@ -203,7 +190,7 @@ func (d *Daemon) Start() error {
 		w.Start()
 	}
 	d.serve("http", func() error { return d.http.Serve(ln) })
-	attrs := []any{"http", ln.Addr().String()}
+	attrs := []any{"http", ln.Addr().String(), "https", d.cfg.HTTPTLS != nil}
 	for _, l := range d.syslog {
 		d.serve(l.name, l.srv.Serve)
 		attrs = append(attrs, l.name, l.srv.Addr().String())

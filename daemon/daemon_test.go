@@ -38,6 +38,7 @@ func start(t *testing.T, env ...string) *router {
 	t.Helper()
 	environ := append([]string{
 		"PORT=0",
+		"HTTP_HOST=127.0.0.1",
 		"SYSLOG_TCP_ADDR=127.0.0.1:0",
 		"SYSLOG_UDP_ADDR=127.0.0.1:0",
 		"SHUTDOWN_TIMEOUT=5s",

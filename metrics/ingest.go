@@ -38,6 +38,11 @@ const (
 	ReasonDefaultApp                  // default_app: kept under the default app
 	ReasonKernelDrop                  // kernel_drop: UDP datagrams the kernel dropped
 	ReasonFrameTimeout                // frame_timeout: a TCP frame not completed in time
+
+	// Connection caps (issue 10): a connection refused at accept.
+	ReasonTooManyConnections      // too_many_connections: the listener's MAX_CONNECTIONS
+	ReasonTooManyConnectionsPerIP // too_many_connections_per_ip: MAX_CONNECTIONS_PER_IP
+
 	NumReasons
 )
 
@@ -61,6 +66,9 @@ var reasonNames = [NumReasons]string{
 	ReasonDefaultApp:           "default_app",
 	ReasonKernelDrop:           "kernel_drop",
 	ReasonFrameTimeout:         "frame_timeout",
+
+	ReasonTooManyConnections:      "too_many_connections",
+	ReasonTooManyConnectionsPerIP: "too_many_connections_per_ip",
 }
 
 // String is the label value; "" for ReasonNone.
@@ -88,6 +96,9 @@ type Ingest struct {
 	// default_app (no app in the message: SYSLOG_DEFAULT_APP), frame_timeout
 	// (a connection that did not finish a frame in time), and, for UDP,
 	// kernel_drop (datagrams the kernel dropped, its SO_RXQ_OVFL count).
+	// Connections refused at accept count once each, by listener
+	// (transport http for PORT): too_many_connections (MAX_CONNECTIONS),
+	// too_many_connections_per_ip (MAX_CONNECTIONS_PER_IP).
 	Rejected *prometheus.CounterVec // labels: transport, reason
 	// Connections is the number of open syslog TCP connections.
 	Connections prometheus.Gauge

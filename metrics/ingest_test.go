@@ -18,6 +18,8 @@ func TestReasonLabels(t *testing.T) {
 		ReasonBackpressure: "backpressure", ReasonClosed: "closed",
 		ReasonLatin1: "latin1_converted", ReasonDefaultApp: "default_app",
 		ReasonKernelDrop: "kernel_drop", ReasonFrameTimeout: "frame_timeout",
+
+		ReasonTooManyConnections: "too_many_connections", ReasonTooManyConnectionsPerIP: "too_many_connections_per_ip",
 	}
 	if len(want) != int(NumReasons) {
 		t.Fatalf("%d reasons pinned, %d defined", len(want), NumReasons)

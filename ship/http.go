@@ -60,6 +60,17 @@ func NewHTTP(base, token string, timeout time.Duration, useGzip bool) (*HTTP, er
 	}, nil
 }
 
+// SetTLSConfig makes an https:// transport use c (its roots, a client
+// certificate); nil keeps the defaults. Call it before the first Send.
+func (h *HTTP) SetTLSConfig(c *tls.Config) {
+	if c == nil {
+		return
+	}
+	c = c.Clone()
+	c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+	h.client.Transport.(*http.Transport).TLSClientConfig = c
+}
+
 // Send posts msgs as one logplex-1 body.
 func (h *HTTP) Send(ctx context.Context, msgs []sluice.Message) error {
 	h.body = h.body[:0]

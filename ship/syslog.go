@@ -46,6 +46,15 @@ func NewSyslog(raw string, timeout time.Duration) (*Syslog, error) {
 	return s, nil
 }
 
+// SetTLSConfig makes a syslog+tls:// transport use c's roots and client
+// certificate; nil keeps the defaults. Call it before the first Send.
+func (s *Syslog) SetTLSConfig(c *tls.Config) {
+	if c == nil || s.tls == nil {
+		return
+	}
+	s.tls.RootCAs, s.tls.Certificates = c.RootCAs, c.Certificates
+}
+
 // Send writes msgs as frames in one write.
 func (s *Syslog) Send(ctx context.Context, msgs []sluice.Message) error {
 	if s.conn == nil {

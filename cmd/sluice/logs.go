@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -129,12 +130,16 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
+	tc, err := clientTLS(getenv)
+	if err != nil {
+		return err
+	}
 	c := &client{
 		base:     base,
 		explicit: rawURL != "",
 		token:    getenv("SLUICE_TOKEN"),
 		app:      o.app,
-		hc:       newHTTPClient(),
+		hc:       newHTTPClient(tc),
 		out:      newOutput(stdout, useColor(stdout, o.noColor, getenv)),
 		stderr:   stderr,
 	}
@@ -162,8 +167,13 @@ func baseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-func newHTTPClient() *http.Client {
+// newHTTPClient is the client of logs; tc, when not nil, its TLS
+// configuration (clientTLS).
+func newHTTPClient(tc *tls.Config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if tc != nil {
+		t.TLSClientConfig = tc
+	}
 	d := &net.Dialer{
 		Timeout: 10 * time.Second,
 		// A tail is often idle for minutes: probe the peer so that a dead

@@ -85,6 +85,9 @@ func versionString() string {
 var envVars = []struct{ name, help string }{
 	{"SLUICE_URL", "Base URL of the router (default " + defaultURL + ")."},
 	{"SLUICE_TOKEN", "Token sent as \"Authorization: Bearer …\"; needed when the router has TOKENS."},
+	{"SLUICE_CA_FILE", "PEM CA certificate(s) trusted besides the system roots, for an https:// or syslog+tls:// router."},
+	{"SLUICE_CERT_FILE", "PEM client certificate (with SLUICE_KEY_FILE), for a router that requires one (HTTP_TLS_CLIENT_CA_FILE)."},
+	{"SLUICE_KEY_FILE", "PEM private key of SLUICE_CERT_FILE."},
 	{"NO_COLOR", "When set (non-empty), never colour the output."},
 	{"SLUICE_APP", "Default --app of ship."},
 	{"DYNO", "Default --proc of ship (e.g. web.1)."},

@@ -71,9 +71,16 @@ func (o *shipOptions) policy(fs *flag.FlagSet) ship.Policy {
 // newShipper builds the transport and the Shipper the options describe.
 func (o *shipOptions) newShipper(fs *flag.FlagSet, getenv func(string) string, errs *ship.ErrLog, onAck func(uint64)) (*ship.Shipper, error) {
 	var tr ship.Transport
-	var err error
+	tc, err := clientTLS(getenv)
+	if err != nil {
+		return nil, err
+	}
 	if o.syslog != "" {
-		tr, err = ship.NewSyslog(o.syslog, o.timeout)
+		var s *ship.Syslog
+		if s, err = ship.NewSyslog(o.syslog, o.timeout); err == nil {
+			s.SetTLSConfig(tc)
+			tr = s
+		}
 	} else {
 		raw := getenv("SLUICE_URL")
 		if raw == "" {
@@ -83,7 +90,11 @@ func (o *shipOptions) newShipper(fs *flag.FlagSet, getenv func(string) string, e
 		if uerr != nil {
 			return nil, uerr
 		}
-		tr, err = ship.NewHTTP(u.String(), getenv("SLUICE_TOKEN"), o.timeout, !o.noGzip)
+		var h *ship.HTTP
+		if h, err = ship.NewHTTP(u.String(), getenv("SLUICE_TOKEN"), o.timeout, !o.noGzip); err == nil {
+			h.SetTLSConfig(tc)
+			tr = h
+		}
 	}
 	if err != nil {
 		return nil, usageErrorf("%v", err)

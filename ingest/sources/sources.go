@@ -45,6 +45,9 @@ type Spec struct {
 	DefaultApp    string         // app of a message that names none
 	UDPReadBuffer int            // SO_RCVBUF of the UDP socket (syslog.Config.UDPReadBuffer)
 	AppAttribute  string         // OTLP: the resource attribute that names the app
+	// Connection caps of a TCP or TLS listener (MAX_CONNECTIONS,
+	// MAX_CONNECTIONS_PER_IP).
+	MaxConnections, MaxConnectionsPerIP int
 }
 
 // Specs lists the sources cfg turns on, in start order: syslog TCP, UDP
@@ -52,9 +55,11 @@ type Spec struct {
 // is served on PORT).
 func Specs(cfg config.Config) []Spec {
 	base := Spec{
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		Timezone:        cfg.SyslogTimezone,
-		DefaultApp:      cfg.SyslogDefaultApp,
+		MaxConnections:      cfg.MaxConnections,
+		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		MaxMessageBytes:     cfg.MaxMessageBytes,
+		Timezone:            cfg.SyslogTimezone,
+		DefaultApp:          cfg.SyslogDefaultApp,
 	}
 	var out []Spec
 	add := func(k Kind, envVar, addr string) *Spec {
@@ -106,6 +111,9 @@ func New(spec Spec, deps ingest.Deps) (ingest.Source, error) {
 			Timezone:        spec.Timezone,
 			DefaultApp:      spec.DefaultApp,
 			UDPReadBuffer:   spec.UDPReadBuffer,
+
+			MaxConnections:      spec.MaxConnections,
+			MaxConnectionsPerIP: spec.MaxConnectionsPerIP,
 		}
 		switch spec.Kind {
 		case SyslogUDP:

@@ -1,20 +1,14 @@
 package syslog
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/ingest/sourcetest"
+	"github.com/sluice-logs/sluice/internal/testcert"
 )
 
 func sourceConfig(deps ingest.Deps) Config {
@@ -69,10 +63,11 @@ func TestTCPConformance(t *testing.T) {
 }
 
 func TestTLSConformance(t *testing.T) {
-	cert, pool := testCert(t)
+	ca := testcert.NewCA(t, "syslog conformance")
+	leaf := ca.Server(t)
 	dial := func(t *testing.T, addr string) net.Conn {
 		t.Helper()
-		d := &tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}}
+		d := &tls.Dialer{Config: ca.ClientConfig()}
 		c, err := d.DialContext(t.Context(), "tcp", addr)
 		if err != nil {
 			t.Fatalf("dial tls: %v", err)
@@ -82,7 +77,7 @@ func TestTLSConformance(t *testing.T) {
 	}
 	sourcetest.Run(t, streamHarness(func(deps ingest.Deps) ingest.Source {
 		c := sourceConfig(deps)
-		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		c.TLS = leaf.ServerConfig()
 		return NewTCP(c)
 	}, dial))
 }
@@ -114,33 +109,4 @@ func TestUDPConformance(t *testing.T) {
 			return "malformed"
 		},
 	})
-}
-
-// testCert makes a self-signed certificate for 127.0.0.1.
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "sluice test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

@@ -45,6 +45,13 @@ type Config struct {
 	// UDPReadBuffer is the UDP socket's receive buffer (SO_RCVBUF) in
 	// bytes; 0 means DefaultUDPReadBuffer, < 0 the kernel's default.
 	UDPReadBuffer int
+
+	// MaxConnections and MaxConnectionsPerIP cap a TCP or TLS server's
+	// open connections, in all and per client address; a connection over
+	// a cap is closed at accept and counted (reasons too_many_connections,
+	// too_many_connections_per_ip). <= 0 is no cap.
+	MaxConnections      int
+	MaxConnectionsPerIP int
 }
 
 // DefaultApp is the Config.DefaultApp of a zero Config.
@@ -69,6 +76,8 @@ var reasons = []metrics.Reason{
 	metrics.ReasonDefaultApp,
 	metrics.ReasonKernelDrop,
 	metrics.ReasonFrameTimeout,
+	metrics.ReasonTooManyConnections,
+	metrics.ReasonTooManyConnectionsPerIP,
 }
 
 // ingester is what a server shares with its connections: the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-logs/sluice/ingest"
+	"github.com/sluice-logs/sluice/internal/connlimit"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -25,6 +26,7 @@ type TCPServer struct {
 	addr string
 	idle time.Duration
 	tls  *tls.Config // nil: plain TCP
+	caps connlimit.Limits
 
 	lifecycle  // its mu also guards the fields below
 	ln         net.Listener
@@ -45,6 +47,7 @@ func NewTCP(cfg Config) *TCPServer {
 		tls:       cfg.TLS,
 		addr:      cfg.Addr,
 		idle:      cfg.IdleTimeout,
+		caps:      connlimit.Limits{Total: cfg.MaxConnections, PerIP: cfg.MaxConnectionsPerIP},
 		lifecycle: lifecycle{name: "syslog tcp", done: make(chan struct{})},
 		conns:     make(map[net.Conn]struct{}),
 		quit:      make(chan struct{}),
@@ -61,7 +64,9 @@ func (s *TCPServer) Listen() error {
 	if err != nil {
 		return fmt.Errorf("syslog tcp listen %s: %w", s.addr, err)
 	}
-	ln = drainListener{ln}
+	// Over a cap, a connection is closed at accept, before it has a
+	// goroutine or a TLS handshake.
+	ln = drainListener{connlimit.Wrap(ln, s.caps, func(r metrics.Reason) { s.in.rejected[r].Inc() }, nil)}
 	if s.tls != nil {
 		// The handshake runs on the connection's first read, in its own
 		// goroutine and under its idle deadline: a client that never
