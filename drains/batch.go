@@ -8,9 +8,11 @@ type batch struct {
 	msgs  []sluice.Message
 	bufs  [][]byte // bufs[i] backs msgs[i] (spare for notices)
 	enq   []int64
-	notes int   // msgs[:notes] are L10 notices
-	bytes int64 // payload bytes of the messages (not the notices)
-	id    uint64
+	notes int // msgs[:notes] are L10 notices
+	// summary: msgs[notes-1] is the aggregate L10 line (notices.go).
+	summary bool
+	bytes   int64 // payload bytes of the messages (not the notices)
+	id      uint64
 }
 
 // slot extends the batch by one position and returns its index; the
@@ -38,7 +40,7 @@ func (b *batch) slot() int {
 func (b *batch) reset() {
 	clear(b.msgs)
 	b.msgs, b.bufs, b.enq = b.msgs[:0], b.bufs[:0], b.enq[:0]
-	b.notes, b.bytes = 0, 0
+	b.notes, b.bytes, b.summary = 0, 0, false
 }
 
 // takeFrom moves the oldest message of r into the batch.
@@ -70,7 +72,13 @@ func (b *batch) keep(retry []bool) {
 		}
 		w++
 	}
+	if b.summary && !retry[b.notes-1] {
+		b.summary = false
+	}
 	clear(b.msgs[w:])
 	b.msgs, b.bufs, b.enq = b.msgs[:w], b.bufs[:w], b.enq[:w]
 	b.notes = notes
 }
+
+// isSummary reports whether position i holds the aggregate L10 line.
+func (b *batch) isSummary(i int) bool { return b.summary && i == b.notes-1 }

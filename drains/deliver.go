@@ -19,7 +19,7 @@ func (w *Worker) run(ctx context.Context) {
 	for {
 		w.mu.Lock()
 		stopping := w.closed
-		if w.q.n == 0 && len(w.drops) == 0 {
+		if w.q.n == 0 && !w.notices.pending() {
 			w.mu.Unlock()
 			if stopping {
 				return
@@ -74,40 +74,27 @@ func (w *Worker) ageLocked() time.Duration {
 	if w.q.n > 0 {
 		age = now - time.Duration(w.q.enq[w.q.head])
 	}
-	for _, d := range w.drops {
-		if a := time.Since(d.since); a > age {
-			age = a
-		}
+	if t := w.notices.oldest(); !t.IsZero() {
+		age = max(age, time.Since(t))
 	}
 	return age
 }
 
-// takeLocked fills b: one L10 notice per app with unreported drops, then
-// the oldest queued messages up to the batch limits.
+// takeLocked fills b up to the batch limits (batch, batch_bytes): the
+// pending L10 notices first (notices.go), then the oldest queued messages.
 func (w *Worker) takeLocked(b *batch) {
 	b.reset()
-	if len(w.drops) > 0 {
-		now := time.Now()
-		proc := "drain." + w.cfg.Name
-		for app, d := range w.drops {
-			i := b.slot()
-			b.msgs[i] = sluice.Message{
-				Time:     now,
-				App:      app,
-				Source:   "sluice",
-				Proc:     proc,
-				Text:     sluice.DropNotice("L10", "output buffer overflow", d.n, d.since),
-				Facility: sluice.DefaultFacility,
-				Severity: 3, // error
-			}
-			b.enq[i] = int64(time.Since(w.epoch))
+	var noteBytes int64
+	if w.notices.pending() {
+		maxN, maxBytes := w.opts.Batch, w.opts.BatchBytes
+		if w.q.n > 0 { // leave messages at least half the batch
+			maxN, maxBytes = max(1, maxN/2), max(1, maxBytes/2)
 		}
-		b.notes = len(b.msgs)
-		clear(w.drops)
+		noteBytes = w.takeNoticesLocked(b, maxN, maxBytes, int64(time.Since(w.epoch)))
 	}
-	for taken := 0; w.q.n > 0 && taken < w.opts.Batch; taken++ {
+	for taken := len(b.msgs); w.q.n > 0 && taken < w.opts.Batch; taken++ {
 		size := int64(w.q.oldest().Size())
-		if taken > 0 && b.bytes+size > w.opts.BatchBytes {
+		if taken > 0 && noteBytes+b.bytes+size > w.opts.BatchBytes {
 			break
 		}
 		b.takeFrom(&w.q.ring, size)
@@ -121,7 +108,7 @@ func (w *Worker) takeLocked(b *batch) {
 func (w *Worker) giveUpLocked(b *batch) {
 	w.stats.dropped[shutdown] += uint64(w.q.clear())
 	b.reset()
-	clear(w.drops)
+	w.notices.reset()
 	w.freedLocked()
 }
 
@@ -203,7 +190,9 @@ func (w *Worker) settle(b *batch, err error, retry []bool, notify *[]sluice.Mess
 		case ferr == nil:
 			nDelivered++
 			if i < b.notes {
-				*notify = append(*notify, b.msgs[i])
+				if !b.isSummary(i) { // the aggregate line belongs to no app's ring
+					*notify = append(*notify, b.msgs[i])
+				}
 			} else {
 				w.deliveredLocked(b, i, mono)
 			}

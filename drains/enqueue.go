@@ -2,7 +2,6 @@ package drains
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/sluice-logs/sluice"
@@ -161,16 +160,9 @@ func (w *Worker) countDropsLocked(d *drops, now time.Time) {
 		w.stats.dropped[r] += uint64(n)
 	}
 	for _, a := range d.apps {
-		if a.reason != queueFull && a.reason != tooLarge {
-			continue
+		if a.reason == queueFull || a.reason == tooLarge {
+			w.notices.add(a.app, now) // a.app views d's arena: add clones it
 		}
-		rec, ok := w.drops[a.app]
-		if !ok {
-			// a.app views d's arena, which the next offer reuses.
-			rec = &dropRec{since: now}
-			w.drops[strings.Clone(a.app)] = rec
-		}
-		rec.n++
 	}
 	d.reset()
 }

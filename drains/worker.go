@@ -22,6 +22,8 @@ import (
 //     the outcome of each message.
 //   - retry.go: backoff, deadlines and the failure state (up, retrying,
 //     down).
+//   - notices.go: the in-band L10 notices, per app and aggregated, under
+//     the batch limits.
 //   - status.go: drop reasons, Status and Report.
 
 // WorkerConfig is what NewWorker needs.
@@ -71,7 +73,7 @@ type Worker struct {
 	deadline time.Time // Stop's deadline, if any
 	space    chan struct{}
 	waiters  int
-	drops    map[string]*dropRec // per app, not yet reported in-band
+	notices  notices // drops not yet reported in-band (notices.go)
 	seq      uint64
 	stats    stats
 }
@@ -90,11 +92,6 @@ type stats struct {
 	lastDelivery time.Time
 }
 
-type dropRec struct {
-	n     uint64
-	since time.Time
-}
-
 // NewWorker returns a Worker for cfg.Drain. Zero Options fields take their
 // defaults. Call Start to run it.
 func NewWorker(cfg WorkerConfig) *Worker {
@@ -109,17 +106,17 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	}
 	opts := cfg.Options.withDefaults()
 	w := &Worker{
-		cfg:    cfg,
-		opts:   opts,
-		q:      newQueue(opts),
-		log:    cfg.Logger.With("drain", cfg.Name),
-		epoch:  time.Now(),
-		wake:   make(chan struct{}, 1),
-		stopCh: make(chan struct{}),
-		done:   make(chan struct{}),
-		space:  make(chan struct{}),
-		drops:  make(map[string]*dropRec),
-		stats:  stats{state: StateUp},
+		cfg:     cfg,
+		opts:    opts,
+		q:       newQueue(opts),
+		log:     cfg.Logger.With("drain", cfg.Name),
+		epoch:   time.Now(),
+		wake:    make(chan struct{}, 1),
+		stopCh:  make(chan struct{}),
+		done:    make(chan struct{}),
+		space:   make(chan struct{}),
+		notices: notices{apps: make(map[string]*dropRec)},
+		stats:   stats{state: StateUp},
 	}
 	if len(w.opts.Apps) > 0 {
 		w.apps = make(map[string]struct{}, len(w.opts.Apps))
