@@ -40,33 +40,44 @@ type Config struct {
 	MaxTailsPerApp int
 }
 
+// Defaults of Config, used when a field is zero. They are the defaults of
+// BUFFER_LINES, BUFFER_BYTES, MEMORY_LIMIT, TAIL_BUFFER, TAIL_BUFFER_BYTES,
+// MAX_TAILS and MAX_TAILS_PER_APP: package config prints these constants
+// in its table (sluiced -help) rather than repeating them.
 const (
-	maxBytesPerApp     = 1 << 31
-	defaultMemoryLimit = 256 << 20
+	DefaultLines           = 1500
+	DefaultBytesPerApp     = 1 << 20
+	DefaultMemoryLimit     = 256 << 20
+	DefaultTailBuffer      = 1000
+	DefaultTailBufferBytes = 1 << 20
+	DefaultMaxTails        = 1000
+	DefaultMaxTailsPerApp  = 100
 )
+
+const maxBytesPerApp = 1 << 31
 
 func (c Config) withDefaults() Config {
 	if c.Lines <= 0 {
-		c.Lines = 1500
+		c.Lines = DefaultLines
 	}
 	if c.BytesPerApp <= 0 {
-		c.BytesPerApp = 1 << 20
+		c.BytesPerApp = DefaultBytesPerApp
 	}
 	c.BytesPerApp = min(c.BytesPerApp, maxBytesPerApp)
 	if c.MemoryLimit <= 0 {
-		c.MemoryLimit = defaultMemoryLimit
+		c.MemoryLimit = DefaultMemoryLimit
 	}
 	if c.TailBuffer <= 0 {
-		c.TailBuffer = 1000
+		c.TailBuffer = DefaultTailBuffer
 	}
 	if c.TailBufferBytes <= 0 {
-		c.TailBufferBytes = 1 << 20
+		c.TailBufferBytes = DefaultTailBufferBytes
 	}
 	if c.MaxTails <= 0 {
-		c.MaxTails = 1000
+		c.MaxTails = DefaultMaxTails
 	}
 	if c.MaxTailsPerApp <= 0 {
-		c.MaxTailsPerApp = 100
+		c.MaxTailsPerApp = DefaultMaxTailsPerApp
 	}
 	return c
 }
