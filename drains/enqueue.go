@@ -129,42 +129,43 @@ func (w *Worker) enqueueLocked(ctx context.Context, batch []sluice.Message, star
 			continue
 		}
 		size := int64(m.Size())
-		v := w.q.offer(m, size, enq, &w.scratch)
-		for v == mustWait {
-			if err := w.waitRoomLocked(ctx); err != nil {
-				return accepted, err
+		v, d := w.q.offer(m, size, enq)
+		for v != queued && v != refused {
+			switch v {
+			case mustWait:
+				if err := w.waitRoomLocked(ctx); err != nil {
+					return accepted, err
+				}
+			case evicted:
+				if now.IsZero() {
+					now = time.Now()
+				}
+				w.countDropLocked(d, now)
 			}
-			v = w.q.offer(m, size, enq, &w.scratch)
+			v, d = w.q.offer(m, size, enq)
 		}
 		// received counts a message together with its outcome (queued or
 		// dropped), under the same lock, so Status always balances.
 		w.stats.received++
 		if v == queued {
 			accepted++
+			continue
 		}
-		if !w.scratch.empty() {
-			if now.IsZero() {
-				now = time.Now()
-			}
-			w.countDropsLocked(&w.scratch, now)
+		if now.IsZero() {
+			now = time.Now()
 		}
+		w.countDropLocked(d, now)
 	}
 	return accepted, nil
 }
 
-// countDropsLocked counts what the queue dropped and resets d. Queue
-// overflows and too large messages are remembered per app for the in-band
-// L10 report.
-func (w *Worker) countDropsLocked(d *drops, now time.Time) {
-	for r, n := range d.n {
-		w.stats.dropped[r] += uint64(n)
+// countDropLocked counts a message the queue dropped. Queue overflows and
+// too large messages are remembered per app for the in-band L10 report.
+func (w *Worker) countDropLocked(d dropped, now time.Time) {
+	w.stats.dropped[d.reason]++
+	if d.reason == queueFull || d.reason == tooLarge {
+		w.notices.add(d.app, now) // d.app views queue memory: add clones it
 	}
-	for _, a := range d.apps {
-		if a.reason == queueFull || a.reason == tooLarge {
-			w.notices.add(a.app, now) // a.app views d's arena: add clones it
-		}
-	}
-	d.reset()
 }
 
 // waitRoomLocked waits, with w.mu unlocked, until the goroutine frees room

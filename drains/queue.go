@@ -111,11 +111,11 @@ func view(buf []byte, off, n int) (string, int) {
 
 // queue is a Worker's bounded queue and the one place that applies its
 // backpressure policy. offer admits a message: under policy=drop it makes
-// room by dropping the oldest queued messages; under policy=block it says
-// when the caller must wait; a message larger than the byte limit is
-// refused. It never counts anything itself: it returns what it dropped (in
-// a drops) and the Worker counts it, so that every dropped message is
-// counted in exactly one place.
+// room by dropping the oldest queued messages, one per call; under
+// policy=block it says when the caller must wait; a message larger than
+// the byte limit is refused. It never counts anything itself: it returns
+// what it dropped and the Worker counts it, so that every dropped message
+// is counted in exactly one place.
 //
 // The batch the Worker's goroutine holds (inflight) counts against the
 // limits until it is settled. A queue is not safe for concurrent use: the
@@ -130,14 +130,23 @@ type queue struct {
 	inflightBytes int64
 }
 
-// verdict is what offer did with a message.
+// verdict is what offer did.
 type verdict uint8
 
 const (
-	queued   verdict = iota // copied into the queue
-	mustWait                // policy=block and no room: wait for room, then offer again
-	refused                 // dropped itself (recorded in the drops)
+	queued   verdict = iota // m was copied into the queue
+	evicted                 // policy=drop: the oldest message was dropped to make room; offer m again
+	mustWait                // policy=block and no room: wait for room, then offer m again
+	refused                 // m itself was dropped
 )
+
+// dropped is a message the queue dropped, for its caller to count. app
+// views queue memory: it is valid until the next offer.
+type dropped struct {
+	app    string
+	reason reason
+	size   int64
+}
 
 func newQueue(o Options) queue {
 	return queue{policy: o.Policy, limit: o.Queue, limitBytes: o.QueueBytes}
@@ -162,31 +171,31 @@ func (q *queue) room(n int, bytes int64) bool {
 // tooLarge reports whether a message of size bytes can never fit.
 func (q *queue) tooLarge(size int64) bool { return size > q.limitBytes }
 
-// offer admits m (size bytes, enqueued at enq) under the policy and
-// records in d every message it dropped: m itself when it is too large, or
-// the oldest queued ones (policy=drop). With mustWait nothing changed.
-func (q *queue) offer(m *sluice.Message, size, enq int64, d *drops) verdict {
+// offer takes one step to admit m (size bytes, enqueued at enq) under the
+// policy, and returns what it did and, with evicted and refused, the
+// message it dropped: m itself when it is too large or everything queued
+// is in flight, else the oldest queued one (policy=drop), after which the
+// caller offers m again. With mustWait nothing changed.
+func (q *queue) offer(m *sluice.Message, size, enq int64) (verdict, dropped) {
 	if q.tooLarge(size) {
-		d.add(m.App, tooLarge, size)
-		return refused
+		return refused, dropped{m.App, tooLarge, size}
 	}
-	for !q.fits(size) {
+	if !q.fits(size) {
 		if q.policy != PolicyDrop {
-			return mustWait
+			return mustWait, dropped{}
 		}
 		if q.n == 0 {
 			// Everything is in flight: the new message is the one dropped.
-			d.add(m.App, queueFull, size)
-			return refused
+			return refused, dropped{m.App, queueFull, size}
 		}
 		old := q.oldest()
-		osize := int64(old.Size())
-		d.add(old.App, queueFull, osize)
-		q.pop(osize)
+		d := dropped{old.App, queueFull, int64(old.Size())}
+		q.pop(d.size) // the slot's buffer, which d.app views, is rewritten by the next push only
+		return evicted, d
 	}
 	q.grow(q.limit)
 	q.push(m, size, enq)
-	return queued
+	return queued, dropped{}
 }
 
 // take marks the batch b, just filled from the queue, as in flight.
@@ -211,40 +220,4 @@ func (q *queue) clear() int {
 	}
 	q.bytes, q.inflight, q.inflightBytes = 0, 0, 0
 	return n
-}
-
-// drops is what a queue dropped, for its caller to count: messages and
-// bytes per reason, and each dropped message's app (for the in-band L10
-// reports). The app strings view arena and stay valid until reset, even
-// though the queue slots they came from are reused at once.
-type drops struct {
-	n     [numReasons]int
-	bytes [numReasons]int64
-	apps  []appDrop
-	arena []byte
-}
-
-type appDrop struct {
-	app    string
-	reason reason
-}
-
-func (d *drops) add(app string, r reason, size int64) {
-	d.n[r]++
-	d.bytes[r] += size
-	off := len(d.arena)
-	d.arena = append(d.arena, app...)
-	a := ""
-	if len(app) > 0 {
-		a = unsafe.String(&d.arena[off], len(app))
-	}
-	d.apps = append(d.apps, appDrop{app: a, reason: r})
-}
-
-func (d *drops) empty() bool { return len(d.apps) == 0 }
-
-func (d *drops) reset() {
-	d.n, d.bytes = [numReasons]int{}, [numReasons]int64{}
-	clear(d.apps)
-	d.apps, d.arena = d.apps[:0], d.arena[:0]
 }

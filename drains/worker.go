@@ -15,7 +15,8 @@ import (
 // the state machine:
 //
 //   - queue.go: the bounded queue and the backpressure policy (what enters,
-//     what is dropped to make room); it returns what it dropped.
+//     what is dropped to make room); it returns what it dropped, one
+//     message per step, and never counts.
 //   - enqueue.go: the producers' side (Enqueue, TryEnqueue, waiting for room
 //     under policy=block) and the counting of what the queue dropped.
 //   - deliver.go: the goroutine: batching by size and age, Send, settling
@@ -67,7 +68,6 @@ type Worker struct {
 
 	mu       sync.Mutex
 	q        queue
-	scratch  drops // what the last offer dropped, counted at once
 	started  bool
 	closed   bool      // Stop was called: Enqueue refuses
 	deadline time.Time // Stop's deadline, if any
