@@ -33,7 +33,8 @@
 // Concurrency. Store methods are safe for concurrent use. Each app's ring
 // has its own mutex, so appends to different apps do not contend; a short
 // global read lock guards the app index. Lock order: the app index, then a
-// ring. Append never blocks on a subscriber and does no work per subscriber:
+// ring, then the store's free chunk list (a leaf lock: each store owns its
+// list of free chunks; there is no package-level state). Append never blocks on a subscriber and does no work per subscriber:
 // a Subscription is a cursor into its app's ring; Append closes one channel
 // to wake every subscriber that waits, and each subscriber copies its unread
 // lines out of the ring under the ring's lock (at most readChunk bytes at a

@@ -211,7 +211,7 @@ func (r *ring) read(p uint64, b []byte) {
 
 // put stores m as the newest line, evicting old lines to stay within the
 // line and byte bounds. The caller holds r.mu.
-func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) {
+func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions, free *chunkList) {
 	src := m.Source
 	if src == "" {
 		src = "app"
@@ -243,15 +243,15 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions) 
 	}
 	size := fixed + len(text)
 	for r.n >= lines {
-		r.evictOldest()
+		r.evictOldest(free)
 		ev.appLines++
 	}
 	for r.n > 0 && r.lineBytes+int64(size+tsLen) > maxBytes {
-		r.evictOldest()
+		r.evictOldest(free)
 		ev.appBytes++
 	}
 	rec := hdrSize + size
-	r.reserve(rec)
+	r.reserve(rec, free)
 
 	h := header{
 		micros:  m.Time.UnixMicro(),
@@ -350,8 +350,9 @@ func write[S string | []byte](r *ring, p uint64, s S) uint64 {
 	return p
 }
 
-// reserve makes sure chunks cover [tail, tail+size).
-func (r *ring) reserve(size int) {
+// reserve makes sure chunks cover [tail, tail+size), taking new chunks
+// from free.
+func (r *ring) reserve(size int, free *chunkList) {
 	if r.cn == 0 {
 		r.cbase = r.tail / chunkSize
 	}
@@ -364,7 +365,7 @@ func (r *ring) reserve(size int) {
 		if c != nil {
 			r.spare = nil
 		} else {
-			c = freeChunks.get()
+			c = free.get()
 			r.mem += chunkSize
 		}
 		i := r.cfirst + r.cn
@@ -395,12 +396,12 @@ func (r *ring) growChunkTable() {
 }
 
 // evictOldest drops the oldest line and releases the chunks before it. The
-// first freed chunk becomes the spare; any other is given back.
+// first freed chunk becomes the spare; any other is given back to free.
 //
 // The oldest record's size is kept in the ring, and the next one's header
 // is read after the eviction: the read, likely a cache miss on data
 // written long ago, is then not in the way of the write that follows.
-func (r *ring) evictOldest() {
+func (r *ring) evictOldest(free *chunkList) {
 	size := uint64(r.headLen)
 	r.lineBytes -= int64(size-hdrSize) + int64(tsLen)
 	r.n--
@@ -417,7 +418,7 @@ func (r *ring) evictOldest() {
 		if r.spare == nil {
 			r.spare = c
 		} else {
-			freeChunks.put(c)
+			free.put(c)
 			r.mem -= chunkSize
 		}
 		if r.cn == 0 {
@@ -434,34 +435,34 @@ func (r *ring) evictOldest() {
 // evictAll drops every line at once, without reading their headers as
 // evictOldest would (with many apps, reclaim mostly empties whole rings, and
 // walking them was a cache miss per line), and gives their chunks back.
-func (r *ring) evictAll() {
+func (r *ring) evictAll(free *chunkList) {
 	r.head = r.tail
 	r.n = 0
 	r.lineBytes = 0
-	r.releaseChunks()
+	r.releaseChunks(free)
 }
 
 // releaseChunks gives back the chunks of an empty ring and its spare, but
 // keeps the chunk table for the lines to come.
-func (r *ring) releaseChunks() {
+func (r *ring) releaseChunks(free *chunkList) {
 	for i := 0; i < r.cn; i++ {
 		j := r.cfirst + i
 		if j >= len(r.chunks) {
 			j -= len(r.chunks)
 		}
-		freeChunks.put(r.chunks[j])
+		free.put(r.chunks[j])
 		r.chunks[j] = nil
 		r.mem -= chunkSize
 	}
 	r.cfirst, r.cn = 0, 0
 	r.hc, r.tc = nil, nil
-	r.freeSpare()
+	r.freeSpare(free)
 }
 
 // freeSpare gives back the spare chunk, if any.
-func (r *ring) freeSpare() {
+func (r *ring) freeSpare(free *chunkList) {
 	if r.spare != nil {
-		freeChunks.put(r.spare)
+		free.put(r.spare)
 		r.spare = nil
 		r.mem -= chunkSize
 	}
@@ -469,14 +470,14 @@ func (r *ring) freeSpare() {
 
 // compact gives back what a ring does not need: the spare chunk, and all
 // the chunks and the table of an empty ring.
-func (r *ring) compact() {
+func (r *ring) compact(free *chunkList) {
 	if r.n == 0 {
-		r.releaseChunks()
+		r.releaseChunks(free)
 		r.mem -= int64(len(r.chunks)) * 8
 		r.chunks = nil
 		return
 	}
-	r.freeSpare()
+	r.freeSpare(free)
 }
 
 // appendLine appends the line of the record at p, whose header is h,

@@ -40,33 +40,44 @@ type Config struct {
 	MaxTailsPerApp int
 }
 
+// Defaults of Config, used when a field is zero. They are the defaults of
+// BUFFER_LINES, BUFFER_BYTES, MEMORY_LIMIT, TAIL_BUFFER, TAIL_BUFFER_BYTES,
+// MAX_TAILS and MAX_TAILS_PER_APP: package config prints these constants
+// in its table (sluiced -help) rather than repeating them.
 const (
-	maxBytesPerApp     = 1 << 31
-	defaultMemoryLimit = 256 << 20
+	DefaultLines           = 1500
+	DefaultBytesPerApp     = 1 << 20
+	DefaultMemoryLimit     = 256 << 20
+	DefaultTailBuffer      = 1000
+	DefaultTailBufferBytes = 1 << 20
+	DefaultMaxTails        = 1000
+	DefaultMaxTailsPerApp  = 100
 )
+
+const maxBytesPerApp = 1 << 31
 
 func (c Config) withDefaults() Config {
 	if c.Lines <= 0 {
-		c.Lines = 1500
+		c.Lines = DefaultLines
 	}
 	if c.BytesPerApp <= 0 {
-		c.BytesPerApp = 1 << 20
+		c.BytesPerApp = DefaultBytesPerApp
 	}
 	c.BytesPerApp = min(c.BytesPerApp, maxBytesPerApp)
 	if c.MemoryLimit <= 0 {
-		c.MemoryLimit = defaultMemoryLimit
+		c.MemoryLimit = DefaultMemoryLimit
 	}
 	if c.TailBuffer <= 0 {
-		c.TailBuffer = 1000
+		c.TailBuffer = DefaultTailBuffer
 	}
 	if c.TailBufferBytes <= 0 {
-		c.TailBufferBytes = 1 << 20
+		c.TailBufferBytes = DefaultTailBufferBytes
 	}
 	if c.MaxTails <= 0 {
-		c.MaxTails = 1000
+		c.MaxTails = DefaultMaxTails
 	}
 	if c.MaxTailsPerApp <= 0 {
-		c.MaxTailsPerApp = 100
+		c.MaxTailsPerApp = DefaultMaxTailsPerApp
 	}
 	return c
 }
@@ -96,6 +107,12 @@ type Store struct {
 
 	groups sync.Pool // *grouper
 
+	// free recycles the chunks this store's rings give back (chunks.go).
+	// It is passed down to the ring methods that take or give chunks
+	// (put, reserve, evict*, compact) rather than held by each ring, which
+	// keeps the ring struct at 256 bytes.
+	free chunkList
+
 	evAppLines, evAppBytes, evMemory prometheus.Counter
 	tailDropped, tailCut             prometheus.Counter
 	tailRejected                     *prometheus.CounterVec
@@ -110,7 +127,7 @@ type victim struct {
 // is nil.
 func New(cfg Config, reg prometheus.Registerer) *Store {
 	s := &Store{cfg: cfg.withDefaults(), apps: newAppIndex()}
-	freeChunks.allowFor(s.cfg.MemoryLimit)
+	s.free.allowFor(s.cfg.MemoryLimit)
 	s.groups.New = func() any { return &grouper{} }
 	evicted := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_buffer_evicted_total",
@@ -152,7 +169,7 @@ func New(cfg Config, reg prometheus.Registerer) *Store {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_buffer_free_bytes",
 				Help: "Memory of chunks the rings gave back, kept for reuse; not counted in sluice_buffer_bytes (at most MEMORY_LIMIT/8).",
-			}, func() float64 { return float64(freeChunks.bytes()) }),
+			}, func() float64 { return float64(s.free.bytes()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_tail_sessions",
 				Help: "Open tail subscriptions.",
@@ -263,11 +280,11 @@ func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first
 	lines, maxBytes := s.cfg.Lines, s.cfg.BytesPerApp
 	if next == nil {
 		for i := range batch {
-			r.put(&batch[i], lines, maxBytes, &acc.ev)
+			r.put(&batch[i], lines, maxBytes, &acc.ev, &s.free)
 		}
 	} else {
 		for i := first; i >= 0; i = next[i] {
-			r.put(&batch[i], lines, maxBytes, &acc.ev)
+			r.put(&batch[i], lines, maxBytes, &acc.ev, &s.free)
 		}
 	}
 	r.lastWrite = stamp
@@ -347,15 +364,15 @@ func (s *Store) reclaimPass(low int64) {
 		}
 		mem0, n0 := r.mem, r.n
 		if s.mem.Load()-(r.mem-appOverhead) > low {
-			r.evictAll() // all of it goes anyway
+			r.evictAll(&s.free) // all of it goes anyway
 		}
 		for r.n > 0 && s.mem.Load()+(r.mem-mem0) > low {
-			r.evictOldest()
+			r.evictOldest(&s.free)
 		}
 		if r.n == 0 {
-			r.releaseChunks() // keeps the table, unlike compact
+			r.releaseChunks(&s.free) // keeps the table, unlike compact
 		} else {
-			r.freeSpare()
+			r.freeSpare(&s.free)
 		}
 		evicted += int64(n0 - r.n)
 		s.lines.Add(int64(r.n - n0))
@@ -394,7 +411,7 @@ func (s *Store) dropLocked(r *ring) {
 	// All of r.mem leaves the count, including what compact gives back
 	// (a kept ring's chunk table, a chunk at its tail).
 	s.mem.Add(-r.mem)
-	r.compact()
+	r.compact(&s.free)
 	r.dead = true
 	s.apps.del(r)
 	r.mem = 0

@@ -10,6 +10,9 @@
 //     senders write (rsyslog's templates, syslog-ng, Python, Go, Docker,
 //     network devices), read into sluice.Message by syslog ingest and
 //     by logplex-1 bodies.
+//   - ndjson: one JSON object per line, read by HTTP ingest (POST /logs
+//     with application/x-ndjson) and written by the drains' format=ndjson
+//     (the object itself is sluice.AppendJSON).
 //
 // The message-level formats that every part of the router shares (the
 // tail line, the RFC 5424 line, the JSON object) are in the root package

@@ -13,6 +13,7 @@ import (
 	_ "time/tzdata" // SYSLOG_TIMEZONE works on hosts without a zone database
 
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/buffer"
 )
 
 // Config is every setting of sluiced.
@@ -100,13 +101,13 @@ var Vars = []Var{
 	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message text (the MSG, not the header); longer ones are truncated to it and counted (reason truncated). A syslog frame may be 8KiB longer for its header and structured data."},
 	// OTLP/HTTP logs ingest.
 	{"OTLP_APP_ATTRIBUTE", "service.name", "Resource attribute that names the app of OTLP log records (POST /v1/logs); with TOKENS the token's app wins and a different value gets 403."},
-	{"BUFFER_LINES", "1500", "Lines kept per app in its ring (what `sluice logs` reads)."},
-	{"BUFFER_BYTES", "1MiB", "Bytes kept per app in its ring."},
-	{"MEMORY_LIMIT", "256MiB", "Bytes kept in all rings together; the oldest lines of the least recently written apps go first."},
-	{"TAIL_BUFFER", "1000", "Lines a tail client may fall behind the app's newest line; further behind it is sent an L11 line and the stream ends."},
-	{"TAIL_BUFFER_BYTES", "1MiB", "Bytes a tail client may fall behind, likewise."},
-	{"MAX_TAILS", "1000", "Open tails (`tail=1` reads) in all; more get 429 with Retry-After."},
-	{"MAX_TAILS_PER_APP", "100", "Open tails per app; more get 429 with Retry-After."},
+	{"BUFFER_LINES", strconv.Itoa(buffer.DefaultLines), "Lines kept per app in its ring (what `sluice logs` reads)."},
+	{"BUFFER_BYTES", FormatSize(buffer.DefaultBytesPerApp), "Bytes kept per app in its ring."},
+	{"MEMORY_LIMIT", FormatSize(buffer.DefaultMemoryLimit), "Bytes kept in all rings together; the oldest lines of the least recently written apps go first."},
+	{"TAIL_BUFFER", strconv.Itoa(buffer.DefaultTailBuffer), "Lines a tail client may fall behind the app's newest line; further behind it is sent an L11 line and the stream ends."},
+	{"TAIL_BUFFER_BYTES", FormatSize(buffer.DefaultTailBufferBytes), "Bytes a tail client may fall behind, likewise."},
+	{"MAX_TAILS", strconv.Itoa(buffer.DefaultMaxTails), "Open tails (`tail=1` reads) in all; more get 429 with Retry-After."},
+	{"MAX_TAILS_PER_APP", strconv.Itoa(buffer.DefaultMaxTailsPerApp), "Open tails per app; more get 429 with Retry-After."},
 	{"SHUTDOWN_TIMEOUT", "10s", "On SIGTERM, how long to finish in-flight frames and flush drains before exiting."},
 	{"LOG_LEVEL", "info", "Level of sluiced's own JSON logs on stdout: debug, info, warn, error."},
 	{"PPROF_ADDR", "", "When set (e.g. 127.0.0.1:6060), serve Go's net/http/pprof profiles there. Keep it on loopback."},

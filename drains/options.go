@@ -240,15 +240,5 @@ func OptionDocs() []OptionDoc {
 }
 
 // FormatSize writes n in the largest binary unit that divides it (16MiB,
-// 64KiB, 100B), the form config.ParseSize reads.
-func FormatSize(n int64) string {
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10) + "B"
-}
+// 64KiB, 100B), the form config.ParseSize reads. See config.FormatSize.
+func FormatSize(n int64) string { return config.FormatSize(n) }

@@ -109,75 +109,115 @@ func view(buf []byte, off, n int) (string, int) {
 	return unsafe.String(&buf[off], n), off + n
 }
 
-// batch is the in-flight batch the Worker's goroutine owns: the in-band L10
-// notices first, then messages taken from the ring.
-type batch struct {
-	msgs  []sluice.Message
-	bufs  [][]byte // bufs[i] backs msgs[i] (spare for notices)
-	enq   []int64
-	notes int   // msgs[:notes] are L10 notices
-	bytes int64 // payload bytes of the messages (not the notices)
-	id    uint64
+// queue is a Worker's bounded queue and the one place that applies its
+// backpressure policy. offer admits a message: under policy=drop it makes
+// room by dropping the oldest queued messages, one per call; under
+// policy=block it says when the caller must wait; a message larger than
+// the byte limit is refused. It never counts anything itself: it returns
+// what it dropped and the Worker counts it, so that every dropped message
+// is counted in exactly one place.
+//
+// The batch the Worker's goroutine holds (inflight) counts against the
+// limits until it is settled. A queue is not safe for concurrent use: the
+// Worker's mutex guards it.
+type queue struct {
+	ring
+	policy     Policy
+	limit      int   // messages, including the batch in flight
+	limitBytes int64 // payload bytes, including the batch in flight
+
+	inflight      int // messages of the in-flight batch (notices excluded)
+	inflightBytes int64
 }
 
-// slot extends the batch by one position and returns its index; the
-// buffer at that position is a spare left by an earlier batch, if any.
-func (b *batch) slot() int {
-	i := len(b.msgs)
-	if i < cap(b.msgs) {
-		b.msgs = b.msgs[:i+1]
-	} else {
-		b.msgs = append(b.msgs, sluice.Message{})
+// verdict is what offer did.
+type verdict uint8
+
+const (
+	queued   verdict = iota // m was copied into the queue
+	evicted                 // policy=drop: the oldest message was dropped to make room; offer m again
+	mustWait                // policy=block and no room: wait for room, then offer m again
+	refused                 // m itself was dropped
+)
+
+// dropped is a message the queue dropped, for its caller to count. app
+// views queue memory: it is valid until the next offer.
+type dropped struct {
+	app    string
+	reason reason
+	size   int64
+}
+
+func newQueue(o Options) queue {
+	return queue{policy: o.Policy, limit: o.Queue, limitBytes: o.QueueBytes}
+}
+
+// held returns the messages and bytes the queue holds, in flight included.
+func (q *queue) held() (int, int64) {
+	return q.n + q.inflight, q.bytes + q.inflightBytes
+}
+
+// fits reports whether one more message of size bytes fits now.
+func (q *queue) fits(size int64) bool {
+	return q.n+q.inflight < q.limit && q.bytes+q.inflightBytes+size <= q.limitBytes
+}
+
+// room reports whether n messages of the given bytes fit now, all of them
+// (policy=block's try: take all or nothing).
+func (q *queue) room(n int, bytes int64) bool {
+	return q.n+q.inflight+n <= q.limit && q.bytes+q.inflightBytes+bytes <= q.limitBytes
+}
+
+// tooLarge reports whether a message of size bytes can never fit.
+func (q *queue) tooLarge(size int64) bool { return size > q.limitBytes }
+
+// offer takes one step to admit m (size bytes, enqueued at enq) under the
+// policy, and returns what it did and, with evicted and refused, the
+// message it dropped: m itself when it is too large or everything queued
+// is in flight, else the oldest queued one (policy=drop), after which the
+// caller offers m again. With mustWait nothing changed.
+func (q *queue) offer(m *sluice.Message, size, enq int64) (verdict, dropped) {
+	if q.tooLarge(size) {
+		return refused, dropped{m.App, tooLarge, size}
 	}
-	if i < cap(b.bufs) {
-		b.bufs = b.bufs[:i+1]
-	} else {
-		b.bufs = append(b.bufs, nil)
-	}
-	if i < cap(b.enq) {
-		b.enq = b.enq[:i+1]
-	} else {
-		b.enq = append(b.enq, 0)
-	}
-	return i
-}
-
-func (b *batch) reset() {
-	clear(b.msgs)
-	b.msgs, b.bufs, b.enq = b.msgs[:0], b.bufs[:0], b.enq[:0]
-	b.notes, b.bytes = 0, 0
-}
-
-// takeFrom moves the oldest message of r into the batch.
-func (b *batch) takeFrom(r *ring, size int64) {
-	i := b.slot()
-	h := r.head
-	b.msgs[i] = r.msgs[h]
-	b.bufs[i], r.bufs[h] = r.bufs[h], b.bufs[i]
-	b.enq[i] = r.enq[h]
-	b.bytes += size
-	r.pop(size)
-}
-
-// keep compacts the batch to the positions for which retry is true,
-// keeping their order (and every buffer).
-func (b *batch) keep(retry []bool) {
-	w, notes := 0, 0
-	for i := range b.msgs {
-		if !retry[i] {
-			continue
+	if !q.fits(size) {
+		if q.policy != PolicyDrop {
+			return mustWait, dropped{}
 		}
-		if i < b.notes {
-			notes++
+		if q.n == 0 {
+			// Everything is in flight: the new message is the one dropped.
+			return refused, dropped{m.App, queueFull, size}
 		}
-		if w != i {
-			b.msgs[w] = b.msgs[i]
-			b.bufs[w], b.bufs[i] = b.bufs[i], b.bufs[w]
-			b.enq[w] = b.enq[i]
-		}
-		w++
+		old := q.oldest()
+		d := dropped{old.App, queueFull, int64(old.Size())}
+		q.pop(d.size) // the slot's buffer, which d.app views, is rewritten by the next push only
+		return evicted, d
 	}
-	clear(b.msgs[w:])
-	b.msgs, b.bufs, b.enq = b.msgs[:w], b.bufs[:w], b.enq[:w]
-	b.notes = notes
+	q.grow(q.limit)
+	q.push(m, size, enq)
+	return queued, dropped{}
+}
+
+// take marks the batch b, just filled from the queue, as in flight.
+func (q *queue) take(b *batch) {
+	q.inflight = len(b.msgs) - b.notes
+	q.inflightBytes = b.bytes
+}
+
+// settled releases one in-flight message of size bytes (delivered or
+// dropped for good).
+func (q *queue) settled(size int64) {
+	q.inflight--
+	q.inflightBytes -= size
+}
+
+// clear empties the queue and forgets the in-flight batch, and returns how
+// many messages that dropped (Stop's deadline passed).
+func (q *queue) clear() int {
+	n := q.n + q.inflight
+	for q.n > 0 {
+		q.pop(0)
+	}
+	q.bytes, q.inflight, q.inflightBytes = 0, 0, 0
+	return n
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sluice-logs/sluice/internal/eventually"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/drains"
+	"github.com/sluice-logs/sluice/internal/eventually"
 )
 
 func TestClassify(t *testing.T) {
@@ -256,37 +257,65 @@ func sendEventually(t *testing.T, d *Drain, batch []sluice.Message) {
 	}
 }
 
-// TestBrokerHangs: a broker that never answers a produce request. Send
-// returns when its ctx ends, with a retryable error, while kafka-go still
-// holds the records; the next Sends must not overwrite those bytes (the
-// race detector watches) and go through once the broker answers again.
+// TestBrokerHangs: a broker that holds a produce request. Send returns
+// when its ctx ends, with a retryable error, while kafka-go still holds the
+// records; the next Sends must not overwrite those bytes (the race
+// detector watches) and go through once the broker answers again.
+//
+// Nothing here depends on timing: the broker's produce handler sleeps
+// (kfake SleepControl) until the test releases it, the hung Send's ctx is
+// cancelled only once the handler holds the request, and the outcome is
+// read after the release. (It used a 200 ms ctx and a 1 s drain timeout,
+// and flaked under -cover ./... when dialing took longer than that.)
 func TestBrokerHangs(t *testing.T) {
 	needFake(t)
 	tg := newTarget(t, 1)
-	opts := testOptions()
-	opts.Timeout = time.Second
-	d := newDrain(t, tg.config(), opts)
+	d := newDrain(t, tg.config(), testOptions())
 	send(t, d, makeBatch([]string{"web"}, 0, 5))
 
+	held := make(chan struct{})    // closed when the broker holds the request
+	release := make(chan struct{}) // closed by the test: the broker answers
+	var releaseOnce sync.Once
+	unhold := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unhold) // before the cluster closes (cleanups run last first)
+	var holding atomic.Bool
 	tg.cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
-		return nil, nil, true // swallow the request: no answer
+		if !holding.CompareAndSwap(false, true) {
+			return nil, nil, false // only the first request is held
+		}
+		tg.cluster.DropControl()
+		close(held)
+		tg.cluster.SleepControl(func() { <-release })
+		return nil, nil, false // then handled as usual: the records are written
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	err := d.Send(ctx, makeBatch([]string{"web"}, 5, 5))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hung := make(chan error, 1)
+	go func() { hung <- d.Send(ctx, makeBatch([]string{"web"}, 5, 5)) }()
+	select {
+	case <-held:
+	case err := <-hung:
+		t.Fatalf("Send returned %v before the broker held its request", err)
+	}
 	cancel()
-	if err == nil || drains.IsPermanent(err) {
+	if err := <-hung; err == nil || drains.IsPermanent(err) {
 		t.Fatalf("Send to a hung broker: %v, want a retryable error", err)
 	}
+
+	unhold()
 	next := makeBatch([]string{"web"}, 10, 5)
 	sendEventually(t, d, next)
-	recs := consume(t, tg.brokers, tg.topic, 10)
+	// The held request was written once the broker answered it, before
+	// next: 15 records, each of the three batches whole.
+	recs := consume(t, tg.brokers, tg.topic, 15)
 	got := map[string]bool{}
 	for _, r := range recs {
 		got[seqOf(t, string(r.Value))] = true
 	}
-	for _, m := range next {
-		if !got[seqOf(t, m.Text)] {
-			t.Fatalf("message %q missing after the broker recovered", m.Text)
+	for seq := 0; seq < 15; seq++ {
+		if !got[strconv.Itoa(seq)] {
+			t.Fatalf("message seq=%d missing after the broker recovered (got %d records)", seq, len(recs))
 		}
 	}
 }

@@ -2,13 +2,12 @@ package httpin
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
-	"github.com/sluice-logs/sluice/metrics"
+	"github.com/sluice-logs/sluice/codec/ndjson"
 )
 
 var ndjsonSeeds = []string{
@@ -33,55 +32,6 @@ var ndjsonSeeds = []string{
 	``,
 }
 
-// FuzzParseJSONLine checks the hand-written NDJSON line parser against
-// encoding/json: the same lines are valid JSON objects, and the known
-// fields decode to the same strings.
-func FuzzParseJSONLine(f *testing.F) {
-	for _, s := range ndjsonSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, line []byte) {
-		if !utf8.Valid(line) || bytes.IndexByte(line, '\n') >= 0 {
-			return // rejected before parsing, or split into lines first
-		}
-		var fields jsonLine
-		p := parseJSONLine(bytes.Clone(line), &fields)
-
-		var obj map[string]json.RawMessage
-		stdErr := json.Unmarshal(line, &obj)
-		stdValid := json.Valid(line) && stdErr == nil && obj != nil
-		if (p.reason == metrics.ReasonNone) != stdValid {
-			t.Fatalf("line %q: parser ok = %v (%s), encoding/json valid object = %v (%v)",
-				line, p.reason == metrics.ReasonNone, p.what, stdValid, stdErr)
-		}
-		if !stdValid {
-			return
-		}
-		for key, got := range map[string]string{
-			"app": fields.app, "msg": fields.msg, "time": fields.time,
-			"source": fields.source, "proc": fields.proc, "host": fields.host,
-		} {
-			raw, ok := obj[key]
-			if !ok {
-				if got != "" {
-					t.Fatalf("line %q: %s = %q, but encoding/json has no such key", line, key, got)
-				}
-				continue
-			}
-			var want string
-			if err := json.Unmarshal(raw, &want); err != nil {
-				if string(raw) != "null" && fields.typeErr.reason == metrics.ReasonNone {
-					t.Fatalf("line %q: %s is %s, but no type error was recorded", line, key, raw)
-				}
-				continue
-			}
-			if got != want {
-				t.Fatalf("line %q: %s = %q, encoding/json says %q", line, key, got, want)
-			}
-		}
-	})
-}
-
 // FuzzDecodeLines feeds arbitrary bodies to the NDJSON and text decoders:
 // they never panic, every line is either accepted or rejected, and what is
 // accepted is valid UTF-8, one line, and no longer than MaxMessageBytes.
@@ -95,7 +45,7 @@ func FuzzDecodeLines(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		nonBlank := 0
 		for _, line := range bytes.Split(body, []byte("\n")) {
-			if !isBlank(line) {
+			if !ndjson.IsBlank(line) {
 				nonBlank++
 			}
 		}
