@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -15,7 +16,11 @@ import (
 	"github.com/sluice-logs/sluice/ship"
 )
 
-// Sink is where the agent sends messages: a *ship.Shipper.
+// Sink is where the agent sends messages: a *ship.Shipper. The agent is
+// its only producer, and Add numbers the lines it takes 1, 2, 3, … (a
+// failed Add takes no number): the agent records where a line ends under
+// the number it will get before it calls Add, so an acknowledgement that
+// arrives while Add is returning already finds the line's position.
 type Sink interface {
 	Add(ctx context.Context, m *sluice.Message) (uint64, error)
 	Acked() uint64
@@ -63,6 +68,11 @@ type Agent struct {
 	first bool                  // there was no state file
 	round int
 	buf   []byte
+
+	// mu guards everything above and below: Run holds it except while
+	// Add may block and between rounds; OnAck takes it to write the state.
+	mu      sync.Mutex
+	lastSeq uint64 // the sequence number of the last line Added
 
 	lastSync   time.Time // of the last fsync of the state file
 	savedAcked uint64    // the sink's Acked at the last write
@@ -152,22 +162,45 @@ func (a *Agent) Run(ctx context.Context) error {
 	tick := time.NewTicker(a.cfg.Poll)
 	defer tick.Stop()
 	for {
-		a.scan()
-		if a.round == 0 {
-			a.resumeUnmatched()
+		if err := a.runRound(ctx); err != nil {
+			return err
 		}
-		for _, fl := range a.files {
-			if err := a.read(ctx, fl); err != nil {
-				return err
-			}
-		}
-		a.round++
-		a.maybeSave(false)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
+	}
+}
+
+// runRound is one round of Run, under a.mu.
+func (a *Agent) runRound(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.scan()
+	if a.round == 0 {
+		a.resumeUnmatched()
+	}
+	for _, fl := range a.files {
+		if err := a.read(ctx, fl); err != nil {
+			return err
+		}
+	}
+	a.round++
+	a.maybeSave(false)
+	return nil
+}
+
+// OnAck writes the state file for the acknowledgement seq at once: wire it
+// as the shipper's Config.OnAck, which runs on the sending goroutine before
+// the next batch is taken, so the state on disk is never more than the
+// batch in flight behind what the router has. It may be called before Run
+// and after it returned.
+func (a *Agent) OnAck(seq uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if seq != a.savedAcked {
+		a.maybeSave(false)
 	}
 }
 
@@ -467,11 +500,27 @@ func (a *Agent) emit(ctx context.Context, fl *follower, text []byte, t time.Time
 	if stderr {
 		m.Severity = 3
 	}
+	// The mark goes in first, under the number Add will give the line,
+	// so that OnAck, which may run as soon as a.mu is released, finds it.
+	want := a.lastSeq + 1
+	fl.pending = append(fl.pending, mark{seq: want, end: end})
+	a.mu.Unlock()
 	seq, err := a.sink.Add(ctx, &m)
+	a.mu.Lock()
+	// OnAck may have taken acknowledged marks off the front meanwhile
+	// (this one too, if the line was sent that fast); marks are only
+	// appended here, so if this one is still there it is the last.
+	last := len(fl.pending) - 1
 	if err != nil {
+		if last >= 0 && fl.pending[last].seq == want {
+			fl.pending = fl.pending[:last]
+		}
 		return err
 	}
-	fl.pending = append(fl.pending, mark{seq: seq, end: end})
+	a.lastSeq = seq
+	if seq != want && last >= 0 && fl.pending[last].seq == want { // a sink that breaks the numbering: late, but right
+		fl.pending[last].seq = seq
+	}
 	if a.sink.Acked() != a.savedAcked {
 		a.maybeSave(false)
 	}
@@ -558,11 +607,15 @@ func sameState(x, y []stateEntry) bool {
 // Save writes the state file now, with the positions acknowledged so far
 // (call it after the shipper was closed, so the last batch counts).
 func (a *Agent) Save() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.maybeSave(true)
 }
 
 // Close closes the open files.
 func (a *Agent) Close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for _, fl := range a.files {
 		if !fl.closed {
 			fl.f.Close()

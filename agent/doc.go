@@ -21,14 +21,21 @@
 // file, the offset of the last message the router acknowledged (never one
 // still buffered, in flight, or held by a multi-line or CRI-partial join).
 // It is rewritten atomically (a complete temporary file renamed over it)
-// as soon as the reading loop sees an acknowledgement — within a poll
-// interval when idle — and fsynced at most once a second, so a restart
-// after kill -9 repeats at most the batch that was in flight and loses
-// nothing that was still on disk. A file that vanished while the agent was down before it was read
+// by OnAck, which the shipper calls on its sending goroutine after each
+// acknowledged batch and before it takes the next, and fsynced at most once
+// a second; so a restart after kill -9 repeats at most the batch that was in
+// flight (none once the last batch was acknowledged) and loses nothing that
+// was still on disk. (The state used to be written by the reading loop when
+// it next saw an acknowledgement; while that loop sat in an fsync or was
+// descheduled, the shipper went on sending from a full buffer, and a kill
+// then repeated up to 16 batches.) A file that vanished while the agent was down before it was read
 // to its end is reported in-band as L13.
 //
-// Concurrency: Run is one goroutine that does all the reading, naming and
-// state writing; it calls Sink.Add (which may block under --block: reading
-// then stops, and the files are the buffer) and Sink.Acked. Nothing else
-// touches the followers.
+// Concurrency: Run is one goroutine that does all the reading and naming;
+// it calls Sink.Add (which may block under --block: reading then stops, and
+// the files are the buffer) and Sink.Acked. The followers and the state are
+// guarded by one mutex, which Run holds except while it calls Add and
+// between rounds, and which OnAck, Save and Close take; the agent never
+// waits for the sink while holding it, so the sink's goroutine calling
+// OnAck cannot deadlock with Run.
 package agent

@@ -104,13 +104,9 @@ func TestMultiline(t *testing.T) {
 	defer a.Close()
 	ctx := context.Background()
 	for range 3 { // the last event is held one round for continuations
-		a.scan()
-		for _, fl := range a.files {
-			if err := a.read(ctx, fl); err != nil {
-				t.Fatal(err)
-			}
+		if err := a.runRound(ctx); err != nil {
+			t.Fatal(err)
 		}
-		a.round++
 	}
 	want := []string{
 		"INFO start",

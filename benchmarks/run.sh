@@ -25,6 +25,7 @@ out=benchmarks/out
 mkdir -p "$out"
 echo "building into $out/" >&2
 go build -o "$out/" ./benchmarks/cmd/...
+go build -o "$out/sluice" ./cmd/sluice # the ship and agent rows
 if ! go build -o "$out/sluiced" ./cmd/sluiced 2>"$out/sluiced-build.log"; then
 	echo "sluiced does not build (see $out/sluiced-build.log); its rows will be skipped" >&2
 	rm -f "$out/sluiced"

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-logs/sluice/auth"
 	"github.com/sluice-logs/sluice/buffer"
+	"github.com/sluice-logs/sluice/ingest/otlp"
 )
 
 // Config is every setting of sluiced.
@@ -46,6 +47,7 @@ type Config struct {
 
 	// OTLP/HTTP logs ingest (POST /v1/logs).
 	OTLPAppAttribute string // OTLP_APP_ATTRIBUTE
+	OTLPMaxRecords   int    // OTLP_MAX_RECORDS
 
 	// Drains holds the DRAIN_<NAME> variables: name (lower case) to URL.
 	// The drains package parses and validates the URLs.
@@ -101,6 +103,7 @@ var Vars = []Var{
 	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message text (the MSG, not the header); longer ones are truncated to it and counted (reason truncated). A syslog frame may be 8KiB longer for its header and structured data."},
 	// OTLP/HTTP logs ingest.
 	{"OTLP_APP_ATTRIBUTE", "service.name", "Resource attribute that names the app of OTLP log records (POST /v1/logs); with TOKENS the token's app wins and a different value gets 403."},
+	{"OTLP_MAX_RECORDS", strconv.Itoa(otlp.DefaultMaxRecords), "Most log records in one OTLP request; a request with more gets 413 (reason too_large) before it is decoded (a body of tiny records decodes into ~100x its size)."},
 	{"BUFFER_LINES", strconv.Itoa(buffer.DefaultLines), "Lines kept per app in its ring (what `sluice logs` reads)."},
 	{"BUFFER_BYTES", FormatSize(buffer.DefaultBytesPerApp), "Bytes kept per app in its ring."},
 	{"MEMORY_LIMIT", FormatSize(buffer.DefaultMemoryLimit), "Bytes kept in all rings together; the oldest lines of the least recently written apps go first."},
@@ -258,6 +261,7 @@ func Load(environ []string) (Config, error) {
 	if c.OTLPAppAttribute == "" {
 		bad("OTLP_APP_ATTRIBUTE", get("OTLP_APP_ATTRIBUTE"), "must name a resource attribute")
 	}
+	c.OTLPMaxRecords = count("OTLP_MAX_RECORDS", 1, 10_000_000)
 
 	c.LogLevel = strings.ToLower(get("LOG_LEVEL"))
 	switch c.LogLevel {

@@ -43,6 +43,8 @@ const (
 	ReasonTooManyConnections      // too_many_connections: the listener's MAX_CONNECTIONS
 	ReasonTooManyConnectionsPerIP // too_many_connections_per_ip: MAX_CONNECTIONS_PER_IP
 
+	// OTLP (issue 14).
+	ReasonMissingApp // missing_app: OTLP records whose resource names no app
 	NumReasons
 )
 
@@ -69,6 +71,8 @@ var reasonNames = [NumReasons]string{
 
 	ReasonTooManyConnections:      "too_many_connections",
 	ReasonTooManyConnectionsPerIP: "too_many_connections_per_ip",
+
+	ReasonMissingApp: "missing_app",
 }
 
 // String is the label value; "" for ReasonNone.
@@ -99,6 +103,7 @@ type Ingest struct {
 	// Connections refused at accept count once each, by listener
 	// (transport http for PORT): too_many_connections (MAX_CONNECTIONS),
 	// too_many_connections_per_ip (MAX_CONNECTIONS_PER_IP).
+	// OTLP counts missing_app: records whose resource names no app.
 	Rejected *prometheus.CounterVec // labels: transport, reason
 	// Connections is the number of open syslog TCP connections.
 	Connections prometheus.Gauge

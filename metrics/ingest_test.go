@@ -20,6 +20,7 @@ func TestReasonLabels(t *testing.T) {
 		ReasonKernelDrop: "kernel_drop", ReasonFrameTimeout: "frame_timeout",
 
 		ReasonTooManyConnections: "too_many_connections", ReasonTooManyConnectionsPerIP: "too_many_connections_per_ip",
+		ReasonMissingApp: "missing_app",
 	}
 	if len(want) != int(NumReasons) {
 		t.Fatalf("%d reasons pinned, %d defined", len(want), NumReasons)

@@ -11,7 +11,7 @@
 //	POST /web/signin       form token=…: sets the session cookie
 //	POST /web/signout      clears it
 //	GET  /web/apps         JSON: who is signed in, the apps they may read and their line counters
-//	GET  /web/stream?app=&num=   text/event-stream: "backlog" event, then one event per batch
+//	GET  /web/stream?app=&num=&after=   text/event-stream: a "start" event, then one event per line
 //
 // Sessions: sign-in exchanges a token (TOKENS or ADMIN_TOKEN) for an
 // HttpOnly, SameSite=Strict cookie scoped to /web/, signed with HMAC-SHA256
@@ -30,10 +30,15 @@
 // textContent only.
 //
 // Streams reuse the tail machinery's buffer.Subscription: the same bounded
-// queue (TAIL_BUFFER) and in-band L11 line as `sluice logs --tail`. The
-// tail has no per-line cursor yet, so events carry no id: after a
-// reconnect the page asks for the backlog again and drops the lines it
-// already shows (the same overlap search as cmd/sluice's deduper).
+// queue (TAIL_BUFFER), the same in-band L11 line as `sluice logs --tail`,
+// and its SSE framing (buffer.Options.Events): every line is one event
+// whose id is its cursor. A "start" event names the position the stream
+// begins at. A browser that reconnects sends the last id as Last-Event-ID
+// (or the page puts it in after= when it opens a new EventSource), and the
+// stream goes on from the next line: no gap, no repeat, and a resume the
+// ring can no longer serve begins with an L11 line counting what was
+// missed. A cursor of another epoch (the router restarted) begins with the
+// oldest line held; the page marks that gap.
 //
 // Concurrency: ServeHTTP is safe for concurrent use. A stream takes the
 // connection over (Hijack) and runs in the goroutine fasthttp gives it,

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -42,6 +41,21 @@ func (h *Handler) serveStream(ctx *fasthttp.RequestCtx) {
 		}
 		num = min(n, maxNum)
 	}
+	// Where to resume: the EventSource's own Last-Event-ID when it
+	// reconnects (newer than any after= in the URL it reuses), else the
+	// after= the page puts in a new EventSource's URL.
+	var after buffer.Cursor
+	if v := ctx.Request.Header.Peek("Last-Event-ID"); len(v) > 0 || args.Has("after") {
+		if len(v) == 0 {
+			v = args.Peek("after")
+		}
+		c, err := buffer.ParseCursor(string(v))
+		if err != nil {
+			fail(ctx, err.Error()+"\n", fasthttp.StatusBadRequest)
+			return
+		}
+		after = c
+	}
 	if ctx.IsHead() {
 		ctx.SetContentType("text/event-stream")
 		return
@@ -52,7 +66,7 @@ func (h *Handler) serveStream(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Set("Retry-After", "5")
 		return
 	}
-	s := &stream{h: h, app: app, num: num, remote: ctx.RemoteAddr().String()}
+	s := &stream{h: h, app: app, num: num, after: after, remote: ctx.RemoteAddr().String()}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(s.run)
 }
@@ -107,6 +121,7 @@ type stream struct {
 	h      *Handler
 	app    string
 	num    int
+	after  buffer.Cursor // resume after this line; zero: begin with the last num lines
 	remote string
 
 	conn net.Conn
@@ -116,12 +131,13 @@ type stream struct {
 	stopBy time.Time
 }
 
-// run sends the backlog as one "backlog" event, then one "message" event
-// per batch of new lines, and a comment line when the app is quiet for a
+// run sends a "start" event carrying the position the stream begins at,
+// then one "message" event per line (the backlog, then new lines) with the
+// line's cursor as its id, and a comment line when the app is quiet for a
 // heartbeat. c is closed by fasthttp after run.
 func (s *stream) run(c net.Conn) {
 	s.conn = c
-	sub, err := s.h.store.Subscribe(s.app, buffer.Options{Last: s.num})
+	sub, err := s.h.store.Subscribe(s.app, buffer.Options{Last: s.num, After: s.after, Events: true})
 	if err != nil { // a cap on tails (MAX_TAILS, MAX_TAILS_PER_APP)
 		s.h.m.rejected.Inc()
 		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
@@ -168,93 +184,59 @@ const streamHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=
 	"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n" +
 	"retry: 2000\n\n"
 
-// backlog reads the lines the subscription begins with (the app's last
-// num lines) without waiting for new ones.
-func (s *stream) backlog() ([]byte, error) {
-	now, cancel := context.WithCancel(context.Background())
-	cancel()
-	lines := make([]byte, 0, 4096)
-	for {
-		var err error
-		if lines, err = s.sub.Next(now, lines); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return lines, nil
-			}
-			return lines, err
-		}
-	}
-}
+// maxBuf is the largest write buffer a stream keeps between writes.
+const maxBuf = 64 << 10
 
+// stream writes the events and says why it ended. The subscription frames
+// every line as an event whose id is its cursor (buffer.Options.Events), so
+// a browser that reconnects sends the last one as Last-Event-ID and goes on
+// from the next line: the backlog and the new lines come from one cursor,
+// nothing is missed or sent twice across a reconnect, and a resume the ring
+// can no longer serve begins with an in-band L11 line saying how many lines
+// were missed. Log lines are tail lines (sluice.AppendLine), which carry no
+// CR or LF, so none can end an SSE field early or forge one.
 func (s *stream) stream(ctx context.Context) (string, error) {
 	if err := s.write([]byte(streamHead)); err != nil {
 		return "write failed", err
 	}
-	lines, err := s.backlog()
-	ev := appendEvent(make([]byte, 0, len(lines)+64), "backlog", lines)
+	// The start event names where the stream begins, so the page knows
+	// the router's epoch (a new one: it restarted, or forgot the app, and
+	// lines sent meanwhile may be missing) and a stream lost before its
+	// first line resumes from there.
+	pos := s.sub.Position().AppendText(nil)
+	buf := make([]byte, 0, 4096)
+	buf = append(buf, "event: start\nid: "...)
+	buf = append(append(buf, pos...), "\ndata: "...)
+	buf = append(append(buf, pos...), "\n\n"...)
 	for {
-		if err := s.write(ev); err != nil {
+		if err := s.write(buf); err != nil {
 			return "write failed", err
 		}
-		switch {
-		case errors.Is(err, io.EOF):
-			return "shutdown", nil
-		case errors.Is(err, buffer.ErrBehind):
-			// The L11 line went out; the page reconnects and reads the
-			// backlog again, as `sluice logs --tail` does.
-			return "fell behind", nil
+		if cap(buf) > maxBuf {
+			buf = make([]byte, 0, 4096)
 		}
 		wctx, cancel := context.WithTimeout(ctx, s.h.heartbeat)
-		lines, err = s.sub.Next(wctx, lines[:0])
+		var err error
+		buf, err = s.sub.Next(wctx, buf[:0])
 		cancel()
 		switch {
-		case errors.Is(err, io.EOF) && len(lines) == 0:
-			return "shutdown", nil
 		case errors.Is(err, io.EOF), errors.Is(err, buffer.ErrBehind):
-			ev = appendEvent(ev[:0], "", lines) // sent, then the stream ends above
+			// After an L11 line the page reconnects from its cursor, as
+			// `sluice logs --tail` does; at shutdown, to whichever router
+			// answers next.
+			if err := s.write(buf); err != nil {
+				return "write failed", err
+			}
+			if errors.Is(err, buffer.ErrBehind) {
+				return "fell behind", nil
+			}
+			return "shutdown", nil
 		case ctx.Err() != nil:
 			return "client left", nil
-		case err != nil: // the heartbeat's timeout
-			ev = append(ev[:0], ": keep-alive\n\n"...)
-		default:
-			ev = appendEvent(ev[:0], "", lines)
+		case err != nil: // the heartbeat's timeout (after any notice Next wrote)
+			buf = append(buf, ": keep-alive\n\n"...)
 		}
 	}
-}
-
-// appendEvent appends one SSE event whose data lines are lines (tail lines,
-// each ending in '\n'). A CR would end an SSE line (and could forge a field
-// such as "id:" or "event:"), so it is sent as U+240D, the symbol the page
-// shows for every control character.
-func appendEvent(dst []byte, event string, lines []byte) []byte {
-	if event != "" {
-		dst = append(dst, "event: "...)
-		dst = append(dst, event...)
-		dst = append(dst, '\n')
-	}
-	if len(lines) == 0 {
-		return append(dst, "data\n\n"...) // an event with empty data
-	}
-	for len(lines) > 0 {
-		line := lines
-		if i := bytes.IndexByte(lines, '\n'); i >= 0 {
-			line, lines = lines[:i], lines[i+1:]
-		} else {
-			lines = nil
-		}
-		dst = append(dst, "data: "...)
-		for {
-			i := bytes.IndexByte(line, '\r')
-			if i < 0 {
-				break
-			}
-			dst = append(dst, line[:i]...)
-			dst = append(dst, "\u240d"...)
-			line = line[i+1:]
-		}
-		dst = append(dst, line...)
-		dst = append(dst, '\n')
-	}
-	return append(dst, '\n')
 }
 
 func (s *stream) write(b []byte) error {

@@ -292,14 +292,26 @@ type sse struct {
 	br *bufio.Reader
 }
 
-func openStream(t *testing.T, s *server, app, cookie string) (*sse, int) {
+// openStream opens /web/stream?app=APP&num=100 plus extra (such as
+// "&after=C"), with Last-Event-ID when lastID is set.
+func openStream(t *testing.T, s *server, app, cookie string, extra ...string) (*sse, int) {
+	t.Helper()
+	return openStreamID(t, s, app, cookie, "", extra...)
+}
+
+func openStreamID(t *testing.T, s *server, app, cookie, lastID string, extra ...string) (*sse, int) {
 	t.Helper()
 	c, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "GET /web/stream?app=%s&num=100 HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nCookie: %s=%s\r\n\r\n", app, s.addr, cookieName, cookie)
+	hdr := ""
+	if lastID != "" {
+		hdr = "Last-Event-ID: " + lastID + "\r\n"
+	}
+	fmt.Fprintf(c, "GET /web/stream?app=%s&num=100%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n%sCookie: %s=%s\r\n\r\n",
+		app, strings.Join(extra, ""), s.addr, hdr, cookieName, cookie)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	res, err := http.ReadResponse(br, nil)
@@ -315,12 +327,17 @@ func openStream(t *testing.T, s *server, app, cookie string) (*sse, int) {
 	return &sse{c: c, br: br}, 200
 }
 
-// event reads the next event (skipping comments and retry): its type and
-// data lines.
-func (e *sse) event(t *testing.T) (string, []string) {
+// event is one server-sent event as an EventSource sees it.
+type event struct {
+	typ, id string
+	data    []string
+}
+
+// event reads the next event (skipping comments and retry).
+func (e *sse) event(t *testing.T) event {
 	t.Helper()
 	_ = e.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	typ, data := "message", []string(nil)
+	ev := event{typ: "message"}
 	got := false
 	for {
 		l, err := e.br.ReadString('\n')
@@ -334,19 +351,51 @@ func (e *sse) event(t *testing.T) (string, []string) {
 		switch {
 		case l == "":
 			if got {
-				return typ, data
+				return ev
 			}
 		case strings.HasPrefix(l, ":"), strings.HasPrefix(l, "retry:"):
 		case strings.HasPrefix(l, "event: "):
-			typ, got = l[len("event: "):], true
+			ev.typ, got = l[len("event: "):], true
+		case strings.HasPrefix(l, "id: "):
+			ev.id, got = l[len("id: "):], true
 		case l == "data":
 			got = true
 		case strings.HasPrefix(l, "data: "):
-			data, got = append(data, l[len("data: "):]), true
+			ev.data, got = append(ev.data, l[len("data: "):]), true
 		default:
 			t.Fatalf("unexpected field %q", l)
 		}
 	}
+}
+
+// start reads the start event and returns its cursor.
+func (e *sse) start(t *testing.T) string {
+	t.Helper()
+	ev := e.event(t)
+	if ev.typ != "start" || ev.id == "" || len(ev.data) != 1 || ev.data[0] != ev.id {
+		t.Fatalf("first event %+v, want start with the position as id and data", ev)
+	}
+	return ev.id
+}
+
+// lines reads n message events, one line each, and returns their texts
+// (after "source[proc]: ") and the last id.
+func (e *sse) lines(t *testing.T, n int) ([]string, string) {
+	t.Helper()
+	var texts []string
+	id := ""
+	for range n {
+		ev := e.event(t)
+		if ev.typ != "message" || len(ev.data) != 1 || ev.id == "" {
+			t.Fatalf("event %+v, want one line with an id", ev)
+		}
+		if id != "" && ev.id <= id && len(ev.id) == len(id) {
+			t.Fatalf("id %s after %s", ev.id, id)
+		}
+		_, text, _ := strings.Cut(ev.data[0], "]: ")
+		texts, id = append(texts, text), ev.id
+	}
+	return texts, id
 }
 
 func TestStream(t *testing.T) {
@@ -356,63 +405,145 @@ func TestStream(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("status %d", st)
 	}
-	typ, data := e.event(t)
-	if typ != "backlog" || len(data) != 2 || !strings.HasSuffix(data[1], "web.1]: two") {
-		t.Fatalf("backlog %s %q", typ, data)
+	e.start(t)
+	if got, _ := e.lines(t, 2); strings.Join(got, "|") != "one|two" {
+		t.Fatalf("backlog %q", got)
 	}
 	hostile := []string{
 		"<script>alert(1)</script>",
 		"a\rid: 99\r\revent: backlog\r\rdata: forged",
+		"a\nid: 99\n\nevent: start\ndata: forged",
 		"\x1b[31mred\x1b[0m \x00 \u2028",
 	}
 	s.send("web", hostile...)
-	var got []string
-	for len(got) < len(hostile) {
-		typ, data := e.event(t)
-		if typ != "message" {
-			t.Fatalf("event %q", typ)
-		}
-		got = append(got, data...)
-	}
+	got, _ := e.lines(t, len(hostile))
 	for i, h := range hostile {
 		want := string(sluice.AppendDisplay(nil, h)) // the router escapes every read path
-		if !strings.HasSuffix(got[i], ": "+want) {
-			t.Errorf("line %d: %q, want it to end in %q", i, got[i], want)
+		if got[i] != want {
+			t.Errorf("line %d: %q, want %q", i, got[i], want)
 		}
 	}
 }
 
 func TestStreamEmptyBacklog(t *testing.T) {
-	s := startServer(t, "", Config{}, buffer.Config{})
+	s := startServer(t, "", Config{Heartbeat: 50 * time.Millisecond}, buffer.Config{})
 	e, _ := openStream(t, s, "quiet", "")
-	if typ, data := e.event(t); typ != "backlog" || len(data) != 0 {
-		t.Fatalf("backlog %s %q", typ, data)
+	e.start(t)
+	s.send("quiet", "first")
+	if got, _ := e.lines(t, 1); got[0] != "first" {
+		t.Fatalf("line %q", got)
 	}
 }
 
+// TestStreamResume: a stream resumed from the id of the last event it got
+// (Last-Event-ID, as an EventSource reconnects, or after=, as the page opens
+// a new one) goes on with the next line: nothing repeated, nothing lost.
+func TestStreamResume(t *testing.T) {
+	s := startServer(t, "", Config{}, buffer.Config{})
+	s.send("web", "one", "two")
+	e, _ := openStream(t, s, "web", "")
+	e.start(t)
+	_, last := e.lines(t, 2)
+	e.c.Close()
+	s.send("web", "three", "four")
+	for _, tc := range []struct {
+		name   string
+		lastID string
+		extra  string
+	}{
+		{"Last-Event-ID", last, ""},
+		{"after=", "", "&after=" + url.QueryEscape(last)},
+		{"Last-Event-ID over a stale after=", last, "&after=" + url.QueryEscape(strings.Split(last, ":")[0]+":0")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, st := openStreamID(t, s, "web", "", tc.lastID, tc.extra)
+			if st != 200 {
+				t.Fatalf("status %d", st)
+			}
+			if at := e.start(t); at != last {
+				t.Fatalf("start at %s, want %s", at, last)
+			}
+			got, _ := e.lines(t, 2)
+			if strings.Join(got, "|") != "three|four" {
+				t.Fatalf("resumed with %q, want three|four", got)
+			}
+		})
+	}
+	t.Run("the start position when no line came", func(t *testing.T) {
+		e, _ := openStream(t, s, "fresh", "")
+		at := e.start(t)
+		e.c.Close()
+		s.send("fresh", "a", "b")
+		e2, _ := openStreamID(t, s, "fresh", "", at)
+		e2.start(t)
+		if got, _ := e2.lines(t, 2); strings.Join(got, "|") != "a|b" {
+			t.Fatalf("got %q", got)
+		}
+	})
+	t.Run("a cursor the ring no longer holds", func(t *testing.T) {
+		s := startServer(t, "", Config{}, buffer.Config{Lines: 10})
+		s.send("web", "old")
+		e, _ := openStream(t, s, "web", "")
+		e.start(t)
+		_, old := e.lines(t, 1)
+		e.c.Close()
+		texts := make([]string, 30)
+		for i := range texts {
+			texts[i] = fmt.Sprint("line ", i)
+		}
+		s.send("web", texts...)
+		e2, _ := openStreamID(t, s, "web", "", old)
+		e2.start(t)
+		ev := e2.event(t)
+		if len(ev.data) != 1 || !strings.Contains(ev.data[0], "Error L11") || !strings.Contains(ev.data[0], " 20 messages") {
+			t.Fatalf("first event %+v, want the L11 line for the 20 lines missed", ev)
+		}
+		if got, _ := e2.lines(t, 10); got[0] != "line 20" || got[9] != "line 29" {
+			t.Fatalf("then %q", got)
+		}
+	})
+	t.Run("a malformed cursor is 400", func(t *testing.T) {
+		for _, bad := range []string{"x", "0:1", "1:-1", strings.Repeat("9", 50) + ":1"} {
+			if _, st := openStreamID(t, s, "web", "", bad); st != 400 {
+				t.Errorf("Last-Event-ID %q: status %d, want 400", bad, st)
+			}
+			if _, st := openStream(t, s, "web", "", "&after="+url.QueryEscape(bad)); st != 400 {
+				t.Errorf("after=%q: status %d, want 400", bad, st)
+			}
+		}
+	})
+}
+
 // A browser that falls behind is treated as `sluice logs --tail`: it gets
-// the L11 line and its stream ends (the page reconnects and reads the
-// backlog again).
+// the L11 line and its stream ends; resuming from the L11 line's id goes
+// on with the lines after it.
 func TestStreamL11(t *testing.T) {
 	s := startServer(t, "", Config{}, buffer.Config{TailBuffer: 10})
 	e, _ := openStream(t, s, "web", "")
-	e.event(t) // backlog
+	e.start(t)
 	texts := make([]string, 1000)
 	for i := range texts {
 		texts[i] = fmt.Sprint("line ", i)
 	}
 	s.send("web", texts...) // one append: 1,000 lines, far more than TAIL_BUFFER behind
-	_, data := e.event(t)
-	if len(data) != 1 || !strings.Contains(data[0], "sluice[tail]: Error L11 (Tail buffer overflow): 1000 messages dropped") {
-		t.Fatalf("event %q, want the L11 notice alone", data)
+	ev := e.event(t)
+	if len(ev.data) != 1 || !strings.Contains(ev.data[0], "sluice[tail]: Error L11 (Tail buffer overflow): 1000 messages dropped") || ev.id == "" {
+		t.Fatalf("event %+v, want the L11 notice alone, with an id", ev)
 	}
 	_ = e.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if rest, err := io.ReadAll(e.br); err != nil || len(rest) != 0 {
 		t.Fatalf("after L11: %q, %v; want the stream to end", rest, err)
 	}
-	e2, _ := openStream(t, s, "web", "")
-	if typ, data := e2.event(t); typ != "backlog" || len(data) == 0 || !strings.HasSuffix(data[len(data)-1], "line 999") {
-		t.Fatalf("backlog after reconnecting %s %q, want it to end with the newest line", typ, data)
+	e2, _ := openStreamID(t, s, "web", "", ev.id)
+	e2.start(t)
+	s.send("web", "after")
+	if got, _ := e2.lines(t, 1); got[0] != "after" {
+		t.Fatalf("resumed after L11 with %q, want the next line", got)
+	}
+	e3, _ := openStream(t, s, "web", "")
+	e3.start(t)
+	if got, _ := e3.lines(t, 100); got[99] != "after" || got[98] != "line 999" {
+		t.Fatalf("a new stream's backlog ends with %q, want the newest lines", got[98:])
 	}
 }
 
@@ -424,7 +555,7 @@ func TestStreamsBounded(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("stream %d: %d", len(open), st)
 		}
-		e.event(t)
+		e.start(t)
 		open = append(open, e)
 	}
 	for range 5 {
@@ -441,14 +572,14 @@ func TestStreamsBounded(t *testing.T) {
 	if e, st := openStream(t, s, "web", ""); st != 200 {
 		t.Fatalf("stream in the freed slot: %d", st)
 	} else {
-		e.event(t)
+		e.start(t)
 	}
 }
 
 func TestShutdownEndsStreams(t *testing.T) {
 	s := startServer(t, "", Config{}, buffer.Config{})
 	e, _ := openStream(t, s, "web", "")
-	e.event(t)
+	e.start(t)
 	s.h.Shutdown()
 	_ = e.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadAll(e.br); err != nil {
@@ -462,7 +593,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 func TestHeartbeat(t *testing.T) {
 	s := startServer(t, "", Config{Heartbeat: 50 * time.Millisecond}, buffer.Config{})
 	e, _ := openStream(t, s, "web", "")
-	e.event(t)
+	e.start(t)
 	_ = e.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
 		l, err := e.br.ReadString('\n')

@@ -69,14 +69,24 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	errs := newErrLog(stderr, "agent")
-	s, err := o.newShipper(fs, getenv, errs, nil)
+	// The state file is written on the shipper's goroutine as each batch is
+	// acknowledged, before the next one is sent (agent.OnAck).
+	var a *agent.Agent
+	ready := make(chan struct{})
+	s, err := o.newShipper(fs, getenv, errs, func(seq uint64) {
+		<-ready // no batch is acknowledged before the agent exists: it adds the lines
+		if a != nil {
+			a.OnAck(seq)
+		}
+	})
 	if err != nil {
 		return err
 	}
-	a, err := agent.New(agent.Config{
+	a, err = agent.New(agent.Config{
 		Globs: o.globs, State: o.state, FromEnd: o.from == "end", Poll: o.poll, Multiline: o.multiline,
 		App: o.app, Proc: o.proc, Source: o.source, Host: hostname(), MaxLine: int(o.maxLine), Errors: errs,
 	}, s)
+	close(ready)
 	if err != nil {
 		s.Close(context.Background())
 		return usageErrorf("agent: %v", err)

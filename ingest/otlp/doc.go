@@ -30,11 +30,28 @@
 // MaxBodyBytes of output); 415 for other content types or encodings; 429
 // (policy=block backlog full) and 503 (shutting down) with Retry-After.
 //
+// Limits: a protobuf body is scanned (countRecords, no allocation) before
+// it is decoded, and one with more than MaxRecords records (OTLP_MAX_RECORDS)
+// gets 413, since two bytes of empty record decode into a few hundred; an
+// OTLP/JSON body is counted after decoding. The structured data a request
+// maps to is bounded by MaxBodyBytes as well (resource attributes are
+// repeated in every record's): records past it are refused in the partial
+// success (too_large).
+//
+// Invalid UTF-8: the Go protobuf runtime refuses a proto3 string that is
+// not UTF-8, with no option to accept it. When decoding fails only for
+// that, latin1Fixer rewrites the body with those strings read as Latin-1
+// (as syslog ingest does) and it is decoded again, so a bad string costs
+// its record a conversion, not the request a 400; OTLP/JSON bodies are
+// converted the same way as a whole.
+//
 // Metrics: sluice_ingest_messages_total{transport="otlp_http"} counts
 // accepted records. sluice_ingest_rejected_total{transport="otlp_http",
-// reason} counts each refused record once (missing_app, malformed,
-// too_large) and each request refused as a whole once; "truncated" counts
-// records whose text was cut to MaxMessageBytes but kept.
+// reason} (reasons are metrics.Reason, shared by every source) counts each
+// refused record once (missing_app, malformed, too_large) and each request
+// refused as a whole once; "truncated" counts records whose text was cut to
+// MaxMessageBytes but kept, "latin1_converted" records (or resources and
+// scopes; an OTLP/JSON request once) whose strings were converted.
 //
 // Memory: a request is bounded by MaxBodyBytes before and after
 // decompression (a gzip bomb costs about 3x the limit). The generated types

@@ -29,6 +29,9 @@ const (
 	DefaultMaxBodyBytes    = 16 << 20
 	DefaultMaxMessageBytes = 64 << 10
 	DefaultAppAttribute    = "service.name"
+	// DefaultMaxRecords is OTLP_MAX_RECORDS' default: twice the
+	// Collector's default batch (8192), 32 times an SDK's (512).
+	DefaultMaxRecords = 16384
 )
 
 // Config is what the handler needs.
@@ -49,6 +52,12 @@ type Config struct {
 	// AppAttribute is the resource attribute that names the app. Empty
 	// means DefaultAppAttribute.
 	AppAttribute string
+	// MaxRecords is the most log records one request may carry; a request
+	// with more gets 413 (reason too_large) before it is decoded. A body
+	// of empty records decodes into about a hundred times its size, so
+	// MaxBodyBytes alone does not bound the memory of a request. Zero
+	// means DefaultMaxRecords.
+	MaxRecords int
 	// Logger may be nil (nothing is logged then).
 	Logger *slog.Logger
 }
@@ -59,10 +68,11 @@ type Handler struct {
 	tokens   *auth.Tokens
 	maxBody  int64
 	maxMsg   int
+	maxRecs  int
 	appAttr  string
 	log      *slog.Logger
 	accepted prometheus.Counter
-	rejected [numReasons]prometheus.Counter
+	rejected [metrics.NumReasons]prometheus.Counter
 	pool     sync.Pool   // *request
 	gate     ingest.Gate // requests in flight; closed by Shutdown
 }
@@ -74,8 +84,12 @@ func New(cfg Config) *Handler {
 		tokens:  cfg.Tokens,
 		maxBody: cfg.MaxBodyBytes,
 		maxMsg:  cfg.MaxMessageBytes,
+		maxRecs: cfg.MaxRecords,
 		appAttr: cfg.AppAttribute,
 		log:     cfg.Logger,
+	}
+	if h.maxRecs <= 0 {
+		h.maxRecs = DefaultMaxRecords
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -94,44 +108,18 @@ func New(cfg Config) *Handler {
 		m = metrics.NewIngest(nil)
 	}
 	h.accepted = m.Messages.WithLabelValues(metrics.OTLPHTTP)
-	for r := reason(1); r < numReasons; r++ {
-		h.rejected[r] = m.Rejected.WithLabelValues(metrics.OTLPHTTP, reasonNames[r])
-	}
+	h.rejected = m.RejectedCounters(metrics.OTLPHTTP, reasons...)
 	h.pool.New = func() any { return new(request) }
 	return h
 }
 
-// reason is a label value of sluice_ingest_rejected_total.
-type reason uint8
-
-const (
-	reasonNone reason = iota
-	reasonMalformed
-	reasonMissingApp
-	reasonInvalidUTF8
-	reasonBadGzip
-	reasonTooLarge
-	reasonUnsupportedMediaType
-	reasonUnauthorized
-	reasonForbiddenApp
-	reasonBackpressure
-	reasonClosed
-	reasonTruncated
-	numReasons
-)
-
-var reasonNames = [numReasons]string{
-	reasonMalformed:            "malformed",
-	reasonMissingApp:           "missing_app",
-	reasonInvalidUTF8:          "invalid_utf8",
-	reasonBadGzip:              "bad_gzip",
-	reasonTooLarge:             "too_large",
-	reasonUnsupportedMediaType: "unsupported_media_type",
-	reasonUnauthorized:         "unauthorized",
-	reasonForbiddenApp:         "forbidden_app",
-	reasonBackpressure:         "backpressure",
-	reasonClosed:               "closed",
-	reasonTruncated:            "truncated",
+// reasons are the rejection reasons the handler counts (the series exist
+// from the start at 0).
+var reasons = []metrics.Reason{
+	metrics.ReasonMalformed, metrics.ReasonMissingApp, metrics.ReasonInvalidUTF8, metrics.ReasonLatin1,
+	metrics.ReasonBadGzip, metrics.ReasonTooLarge, metrics.ReasonUnsupportedMediaType,
+	metrics.ReasonUnauthorized, metrics.ReasonForbiddenApp, metrics.ReasonBackpressure,
+	metrics.ReasonClosed, metrics.ReasonTruncated,
 }
 
 // encoding is the body encoding, chosen by Content-Type.
@@ -155,11 +143,12 @@ type writer struct {
 type request struct {
 	msgs     []sluice.Message
 	inflated []byte // decompressed body
+	fixed    []byte // the body with non-UTF-8 strings converted (rarely used)
 	sd       []byte // structured data of every message, appended
 	scratch  []byte // one record's structured data while it is built
 	// counts are the refused records by reason, and the truncated (but
 	// accepted) ones.
-	counts   [numReasons]int
+	counts   [metrics.NumReasons]int
 	refused  int
 	firstWhy string // the first refused record's problem
 	// forbiddenApp is the first app the token may not write; the whole
@@ -178,16 +167,17 @@ const (
 func (h *Handler) getRequest() *request { return h.pool.Get().(*request) }
 
 func (h *Handler) putRequest(r *request) {
-	if cap(r.msgs) > maxPooledMsgs || cap(r.inflated) > maxPooledBytes || cap(r.sd) > maxPooledBytes {
+	if cap(r.msgs) > maxPooledMsgs || cap(r.inflated) > maxPooledBytes || cap(r.sd) > maxPooledBytes ||
+		cap(r.fixed) > maxPooledBytes {
 		return
 	}
 	clear(r.msgs[:cap(r.msgs)]) // drop references to the decoded request
-	*r = request{msgs: r.msgs[:0], inflated: r.inflated[:0], sd: r.sd[:0], scratch: r.scratch[:0]}
+	*r = request{msgs: r.msgs[:0], inflated: r.inflated[:0], sd: r.sd[:0], scratch: r.scratch[:0], fixed: r.fixed[:0]}
 	h.pool.Put(r)
 }
 
 // refuse records that one log record was refused.
-func (r *request) refuse(rsn reason, why string) {
+func (r *request) refuse(rsn metrics.Reason, why string) {
 	r.counts[rsn]++
 	r.refused++
 	if r.firstWhy == "" {
@@ -200,17 +190,17 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	enc := encodingOf(ctx.Request.Header.ContentType())
 	if !h.gate.Enter() {
 		ctx.Response.Header.Set("Retry-After", "1")
-		h.fail(ctx, enc, fasthttp.StatusServiceUnavailable, reasonClosed, "shutting down, retry later")
+		h.fail(ctx, enc, fasthttp.StatusServiceUnavailable, metrics.ReasonClosed, "shutting down, retry later")
 		return
 	}
 	defer h.gate.Leave()
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
-		h.fail(ctx, enc, fasthttp.StatusMethodNotAllowed, reasonNone, "method not allowed: use POST")
+		h.fail(ctx, enc, fasthttp.StatusMethodNotAllowed, metrics.ReasonNone, "method not allowed: use POST")
 		return
 	}
 	if enc == encodingUnknown {
-		h.fail(ctx, enc, fasthttp.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+		h.fail(ctx, enc, fasthttp.StatusUnsupportedMediaType, metrics.ReasonUnsupportedMediaType,
 			"unsupported Content-Type: want application/x-protobuf or application/json")
 		return
 	}
@@ -224,7 +214,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	case bytes.EqualFold(ce, []byte("gzip")) || bytes.EqualFold(ce, []byte("x-gzip")):
 		gzipped = true
 	default:
-		h.fail(ctx, enc, fasthttp.StatusUnsupportedMediaType, reasonUnsupportedMediaType,
+		h.fail(ctx, enc, fasthttp.StatusUnsupportedMediaType, metrics.ReasonUnsupportedMediaType,
 			"unsupported Content-Encoding: want gzip or none")
 		return
 	}
@@ -235,22 +225,79 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	var req collogs.ExportLogsServiceRequest
-	if err := unmarshal(enc, body, &req); err != nil {
-		rsn := reasonMalformed
-		if isUTF8Error(err) {
-			rsn = reasonInvalidUTF8
+	if enc == encodingProto {
+		if n := countRecords(body, h.maxRecs); n > h.maxRecs {
+			h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooManyText())
+			return
 		}
-		h.fail(ctx, enc, fasthttp.StatusBadRequest, rsn, "cannot decode ExportLogsServiceRequest: "+err.Error())
+	}
+	var req collogs.ExportLogsServiceRequest
+	if !h.decode(ctx, enc, r, body, &req) {
+		return
+	}
+	if enc == encodingJSON && countDecoded(&req) > h.maxRecs {
+		h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooManyText())
 		return
 	}
 	h.mapRequest(r, &req, enc == encodingJSON, w, received)
 	if r.forbidden {
-		h.fail(ctx, enc, fasthttp.StatusForbidden, reasonForbiddenApp,
+		h.fail(ctx, enc, fasthttp.StatusForbidden, metrics.ReasonForbiddenApp,
 			"this token may not write to app "+strconv.Quote(r.forbiddenApp))
 		return
 	}
 	h.publish(ctx, enc, r)
+}
+
+// decode decodes body into req. A body refused only because a string is
+// not valid UTF-8 is decoded again with those strings read as Latin-1 (see
+// latin1Fixer) and the records concerned are counted latin1_converted. On
+// any other error it answers 400 and returns false.
+func (h *Handler) decode(ctx *fasthttp.RequestCtx, enc encoding, r *request, body []byte, req *collogs.ExportLogsServiceRequest) bool {
+	err := unmarshal(enc, body, req)
+	if err != nil && isUTF8Error(err) {
+		converted := 0
+		var ferr error
+		if enc == encodingProto {
+			var f latin1Fixer
+			r.fixed, ferr = f.fix(r.fixed[:0], body)
+			converted = f.records + f.others
+		} else {
+			// JSON outside strings is ASCII, so converting every byte that
+			// is not UTF-8 only touches strings; which records held them
+			// is not known, so the request counts once.
+			r.fixed, converted = appendLatin1(r.fixed[:0], body), 1
+		}
+		if ferr == nil {
+			req.Reset()
+			if err = unmarshal(enc, r.fixed, req); err == nil {
+				r.counts[metrics.ReasonLatin1] += max(converted, 1)
+			}
+		}
+	}
+	if err != nil {
+		rsn := metrics.ReasonMalformed
+		if isUTF8Error(err) {
+			rsn = metrics.ReasonInvalidUTF8
+		}
+		h.fail(ctx, enc, fasthttp.StatusBadRequest, rsn, "cannot decode ExportLogsServiceRequest: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// countDecoded is the number of log records in req.
+func countDecoded(req *collogs.ExportLogsServiceRequest) int {
+	n := 0
+	for _, rl := range req.GetResourceLogs() {
+		for _, sl := range rl.GetScopeLogs() {
+			n += len(sl.GetLogRecords())
+		}
+	}
+	return n
+}
+
+func (h *Handler) tooManyText() string {
+	return "more than " + strconv.Itoa(h.maxRecs) + " log records in one request (OTLP_MAX_RECORDS)"
 }
 
 // body returns the request body, decompressed into r.inflated when
@@ -259,7 +306,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 func (h *Handler) body(ctx *fasthttp.RequestCtx, enc encoding, r *request, gzipped bool) ([]byte, bool) {
 	body := ctx.PostBody()
 	if int64(len(body)) > h.maxBody {
-		h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+		h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 		return nil, false
 	}
 	if gzipped {
@@ -267,10 +314,10 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, enc encoding, r *request, gzipp
 		r.inflated, err = gunzip.Append(r.inflated[:0], body, h.maxBody)
 		switch {
 		case errors.Is(err, gunzip.ErrTooLarge):
-			h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+			h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 			return nil, false
 		case err != nil:
-			h.fail(ctx, enc, fasthttp.StatusBadRequest, reasonBadGzip, "bad gzip body: "+err.Error())
+			h.fail(ctx, enc, fasthttp.StatusBadRequest, metrics.ReasonBadGzip, "bad gzip body: "+err.Error())
 			return nil, false
 		}
 		body = r.inflated
@@ -288,15 +335,15 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, enc encoding, r *request) {
 			h.accepted.Add(float64(len(r.msgs)))
 		case errors.Is(err, sluice.ErrBackpressure):
 			ctx.Response.Header.Set("Retry-After", "1")
-			h.fail(ctx, enc, fasthttp.StatusTooManyRequests, reasonBackpressure, "drain backlog full, retry later")
+			h.fail(ctx, enc, fasthttp.StatusTooManyRequests, metrics.ReasonBackpressure, "drain backlog full, retry later")
 			return
 		case errors.Is(err, sluice.ErrClosed):
 			ctx.Response.Header.Set("Retry-After", "1")
-			h.fail(ctx, enc, fasthttp.StatusServiceUnavailable, reasonClosed, "shutting down, retry later")
+			h.fail(ctx, enc, fasthttp.StatusServiceUnavailable, metrics.ReasonClosed, "shutting down, retry later")
 			return
 		default:
 			h.log.Error("publish otlp logs batch", "messages", len(r.msgs), "err", err)
-			h.fail(ctx, enc, fasthttp.StatusInternalServerError, reasonNone, "internal error")
+			h.fail(ctx, enc, fasthttp.StatusInternalServerError, metrics.ReasonNone, "internal error")
 			return
 		}
 	}
@@ -329,8 +376,8 @@ func (h *Handler) tooLargeText() string {
 // fail answers a request refused as a whole and counts it once. The body is
 // a google.rpc.Status in the request's encoding, or plain text when the
 // encoding is unknown.
-func (h *Handler) fail(ctx *fasthttp.RequestCtx, enc encoding, code int, rsn reason, text string) {
-	if rsn != reasonNone {
+func (h *Handler) fail(ctx *fasthttp.RequestCtx, enc encoding, code int, rsn metrics.Reason, text string) {
+	if rsn != metrics.ReasonNone {
 		h.rejected[rsn].Inc()
 	}
 	if enc == encodingUnknown {
@@ -394,11 +441,11 @@ func (h *Handler) authenticate(ctx *fasthttp.RequestCtx, enc encoding) (writer, 
 	_, g, ok := h.tokens.Authorize(bytesString(ctx.Request.Header.Peek("Authorization")))
 	if !ok {
 		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="sluice"`)
-		h.fail(ctx, enc, fasthttp.StatusUnauthorized, reasonUnauthorized, "missing or unknown token")
+		h.fail(ctx, enc, fasthttp.StatusUnauthorized, metrics.ReasonUnauthorized, "missing or unknown token")
 		return writer{}, false
 	}
 	if g.Admin {
-		h.fail(ctx, enc, fasthttp.StatusForbidden, reasonForbiddenApp, "the admin token cannot write")
+		h.fail(ctx, enc, fasthttp.StatusForbidden, metrics.ReasonForbiddenApp, "the admin token cannot write")
 		return writer{}, false
 	}
 	return writer{authed: true, app: g.App, source: g.Source}, true
@@ -409,7 +456,7 @@ func (h *Handler) authenticate(ctx *fasthttp.RequestCtx, enc encoding) (writer, 
 // fasthttp's default 400. Use it when the handler has a server of its own.
 func (h *Handler) ErrorHandler(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		h.fail(ctx, encodingOf(ctx.Request.Header.ContentType()), fasthttp.StatusRequestEntityTooLarge, reasonTooLarge, h.tooLargeText())
+		h.fail(ctx, encodingOf(ctx.Request.Header.ContentType()), fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 		return
 	}
 	ctx.Error("cannot parse request", fasthttp.StatusBadRequest)

@@ -128,10 +128,10 @@ func appendVarint(dst []byte, v uint64) []byte {
 	return append(dst, byte(v))
 }
 
-// TestManyRecords: 100,000 records in one request within MAX_BODY_BYTES all
-// arrive, in order.
+// TestManyRecords: 100,000 records in one request within MAX_BODY_BYTES and
+// OTLP_MAX_RECORDS all arrive, in order.
 func TestManyRecords(t *testing.T) {
-	s := startServer(t, serverOpts{maxBody: 16 << 20})
+	s := startServer(t, serverOpts{maxBody: 16 << 20, maxRecords: 100_000})
 	const n = 100_000
 	recs := make([]*logspb.LogRecord, n)
 	for i := range recs {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/metrics"
 )
 
 // SD-IDs of the structured data a record maps to. Sluice has no IANA
@@ -45,7 +46,7 @@ func (h *Handler) mapRequest(r *request, req *collogs.ExportLogsServiceRequest, 
 		if strings.HasPrefix(app, "unknown_service") {
 			app = "" // an SDK's fallback when the service has no name
 		}
-		var rsn reason
+		var rsn metrics.Reason
 		var why string
 		switch {
 		case w.authed:
@@ -55,11 +56,11 @@ func (h *Handler) mapRequest(r *request, req *collogs.ExportLogsServiceRequest, 
 			}
 			app = w.app
 		case app == "":
-			rsn, why = reasonMissingApp, "resource has no "+h.appAttr+" attribute"
+			rsn, why = metrics.ReasonMissingApp, "resource has no "+h.appAttr+" attribute"
 		case !auth.ValidName(app):
-			rsn, why = reasonMalformed, "invalid app name "+strconv.Quote(truncateText(app, 64))
+			rsn, why = metrics.ReasonMalformed, "invalid app name "+strconv.Quote(truncateText(app, 64))
 		}
-		if rsn != reasonNone {
+		if rsn != metrics.ReasonNone {
 			for _, sl := range rl.GetScopeLogs() {
 				for range sl.GetLogRecords() {
 					r.refuse(rsn, why)
@@ -109,7 +110,7 @@ func (h *Handler) mapRecord(r *request, lr *logspb.LogRecord, c *resourceFields,
 	}
 	if t, cut := truncateText(text, h.maxMsg), len(text) > h.maxMsg; cut {
 		text = t
-		r.counts[reasonTruncated]++
+		r.counts[metrics.ReasonTruncated]++
 	}
 	sdStart := len(r.sd)
 	r.sd = r.appendRecordElement(r.sd, lr, isJSON)
@@ -118,7 +119,16 @@ func (h *Handler) mapRecord(r *request, lr *logspb.LogRecord, c *resourceFields,
 	r.sd = append(r.sd, c.resourceSD...)
 	if len(r.sd)-sdStart > h.maxMsg {
 		r.sd = r.sd[:start]
-		r.refuse(reasonTooLarge, "attributes longer than "+strconv.Itoa(h.maxMsg)+" bytes as structured data")
+		r.refuse(metrics.ReasonTooLarge, "attributes longer than "+strconv.Itoa(h.maxMsg)+" bytes as structured data")
+		return
+	}
+	// The resource's and scope's attributes are repeated in every record's
+	// structured data: many small records under large resource attributes
+	// would map to many times the body. What one request maps to is bounded
+	// by MaxBodyBytes too; the records past it are refused.
+	if int64(len(r.sd)) > h.maxBody {
+		r.sd = r.sd[:start]
+		r.refuse(metrics.ReasonTooLarge, "the request's structured data grew past "+strconv.FormatInt(h.maxBody, 10)+" bytes")
 		return
 	}
 	r.msgs = append(r.msgs, sluice.Message{

@@ -45,6 +45,7 @@ type Spec struct {
 	DefaultApp    string         // app of a message that names none
 	UDPReadBuffer int            // SO_RCVBUF of the UDP socket (syslog.Config.UDPReadBuffer)
 	AppAttribute  string         // OTLP: the resource attribute that names the app
+	MaxRecords    int            // OTLP: the most log records in one request
 	// Connection caps of a TCP or TLS listener (MAX_CONNECTIONS,
 	// MAX_CONNECTIONS_PER_IP).
 	MaxConnections, MaxConnectionsPerIP int
@@ -84,6 +85,7 @@ func Specs(cfg config.Config) []Spec {
 	add(HTTP, "PORT", "").MaxBodyBytes = cfg.MaxBodyBytes
 	otlpSpec := add(OTLPHTTP, "PORT", "")
 	otlpSpec.MaxBodyBytes, otlpSpec.AppAttribute = cfg.MaxBodyBytes, cfg.OTLPAppAttribute
+	otlpSpec.MaxRecords = cfg.OTLPMaxRecords
 	return out
 }
 
@@ -144,6 +146,7 @@ func New(spec Spec, deps ingest.Deps) (ingest.Source, error) {
 			MaxBodyBytes:    spec.MaxBodyBytes,
 			MaxMessageBytes: spec.MaxMessageBytes,
 			AppAttribute:    spec.AppAttribute,
+			MaxRecords:      spec.MaxRecords,
 			Logger:          log(string(OTLPHTTP)),
 		}), nil
 	}

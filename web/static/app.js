@@ -4,10 +4,15 @@
 // a text node, never as markup. Control characters are shown as the
 // Unicode "control pictures" (ESC as ␛), never passed on.
 //
-// Speed: lines arrive in batches (one SSE event per batch on the server);
-// they are parsed at once and drawn at most once per animation frame, the
-// DOM holding the newest MAX_DOM matching lines and the model the newest
-// KEEP lines.
+// Speed: lines arrive as one SSE event each, whose id is the line's cursor
+// in the router; they are parsed as they come and drawn at most once per
+// animation frame, the DOM holding the newest MAX_DOM matching lines and
+// the model the newest KEEP lines.
+//
+// Resume: the EventSource sends the last id it saw as Last-Event-ID when it
+// reconnects, and a new EventSource carries it as after=, so the router
+// goes on from the next line: nothing repeated, nothing skipped (a gap the
+// router's ring can no longer fill arrives as its in-band L11 line).
 'use strict';
 
 (function () {
@@ -15,7 +20,6 @@
   const PER_FRAME = 400;  // rows drawn in one animation frame at most
   const KEEP = 20000;     // lines kept in memory (filters and resume draw from these)
   const BACKLOG = 1000;   // lines asked for on connect
-  const HISTORY = 64;     // lines remembered to find the overlap after a reconnect
   const SPARK = 60;       // samples per sparkline
   const POLL_MS = 2000;   // app list and line counters
 
@@ -34,7 +38,7 @@
     app: '', filter: { source: '', ps: '', text: '' }, utc: false,
     paused: false, pausedCount: 0, following: true,
     all: [], seq: 0, renderedSeq: 0, queue: [], frame: 0,
-    hist: [], es: null, retry: 0, connected: false,
+    cursor: '', es: null, retry: 0, connected: false, // cursor: the id of the last event
     apps: new Map(), // name -> {lines, at, rates: [], li, canvas, rate}
     sources: new Set(), procs: new Set(),
   };
@@ -78,8 +82,6 @@
     }
     return 'c' + (h % 10);
   }
-
-  const isNotice = (e) => e.src === 'sluice' && e.proc === 'tail';
 
   // ---- filters ----
 
@@ -257,72 +259,38 @@
     list.appendChild(o);
   }
 
-  // ---- history and reconnect (as cmd/sluice/dedupe.go) ----
+  // ---- the stream and its cursor ----
 
-  function remember(raws) {
-    for (const r of raws) {
-      if (!isNotice(parse(r, 0))) state.hist.push(r);
+  // epoch is the router's epoch in a cursor ("EPOCH:SEQ"): it changes when
+  // the router restarts or forgets the app.
+  const epoch = (c) => c.split(':')[0];
+
+  function onStart(ev) {
+    const at = ev.lastEventId;
+    if (state.cursor && at && epoch(at) !== epoch(state.cursor)) {
+      add([gapRow('— the router restarted; lines sent while the stream was down may be missing —')]);
     }
-    if (state.hist.length > HISTORY) state.hist = state.hist.slice(-HISTORY);
-  }
-
-  // overlap returns how many lines at the start of the backlog the page
-  // shows already: the backlog position j whose line is the last one shown
-  // and whose earlier lines agree with the history going back (all of it,
-  // or back to the backlog's start). The candidate with most agreeing
-  // lines wins, the earliest of equals (a repeat is better than a loss).
-  // -1: no overlap.
-  function overlap(backlog) {
-    const h = state.hist;
-    if (h.length === 0) return 0;
-    let best = -1, bestLen = 0;
-    for (let j = 0; j < backlog.length; j++) {
-      let k = 0;
-      while (k <= j && k < h.length && backlog[j - k] === h[h.length - 1 - k]) k++;
-      if (k === 0 || (k < h.length && k < j + 1)) continue;
-      if (k > bestLen) { best = j; bestLen = k; }
-    }
-    return best < 0 ? -1 : best + 1;
-  }
-
-  function lines(data) {
-    return data === '' ? [] : data.split('\n');
-  }
-
-  function onBacklog(ev) {
-    // The backlog comes from the ring: it holds no in-band notices.
-    let raws = lines(ev.data);
-    const out = [];
-    if (state.hist.length > 0) {
-      const n = overlap(raws);
-      if (n < 0) {
-        out.push(gapRow('— reconnected; lines sent while the stream was down may be missing —'));
-      } else {
-        raws = raws.slice(n);
-      }
-    }
-    remember(raws);
-    for (const r of raws) out.push(parse(r, ++state.seq));
-    add(out);
+    if (at) state.cursor = at;
     setStatus('live', `live · ${state.app}`);
     state.retry = 0;
   }
 
-  function onLines(ev) {
+  function onLine(ev) {
     const t0 = performance.now();
-    const raws = lines(ev.data);
-    remember(raws);
-    add(raws.map((r) => parse(r, ++state.seq)));
+    state.cursor = ev.lastEventId;
+    add([parse(ev.data, ++state.seq)]);
     stats.parse = Math.max(stats.parse, performance.now() - t0);
   }
 
   function connect() {
     if (state.es) state.es.close();
     if (!state.app) return;
-    const es = new EventSource(`/web/stream?app=${encodeURIComponent(state.app)}&num=${BACKLOG}`);
+    let url = `/web/stream?app=${encodeURIComponent(state.app)}&num=${BACKLOG}`;
+    if (state.cursor) url += `&after=${encodeURIComponent(state.cursor)}`;
+    const es = new EventSource(url);
     state.es = es;
-    es.addEventListener('backlog', onBacklog);
-    es.addEventListener('message', onLines);
+    es.addEventListener('start', onStart);
+    es.addEventListener('message', onLine);
     es.onerror = () => {
       if (es !== state.es) return;
       if (es.readyState === EventSource.CLOSED) {
@@ -340,7 +308,7 @@
   function selectApp(name) {
     if (name === state.app && state.es) return;
     state.app = name;
-    state.all = []; state.queue = []; state.hist = []; state.renderedSeq = state.seq;
+    state.all = []; state.queue = []; state.cursor = ''; state.renderedSeq = state.seq;
     state.pausedCount = 0;
     el.log.replaceChildren();
     for (const [n, a] of state.apps) a.li.classList.toggle('current', n === name);

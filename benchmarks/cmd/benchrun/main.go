@@ -244,6 +244,7 @@ func (b *bench) workloads() []workload {
 	add("es-drain", "zincsearch", fmt.Sprintf("sluiced syslog TCP → Elasticsearch drain (block) → ZincSearch, 2 conns, 100 apps, %s msgs", thousands(float64(b.esN()))), b.esDrain)
 	add("http-drain", "sluiced", "sluiced syslog TCP → HTTP drain (block) → httpsink, 2 conns, 100 apps", b.httpDrain)
 	add("tail", "sluiced", fmt.Sprintf("sluiced 100 tails on one app, %s msgs/s over 100 apps", thousands(float64(b.tailRate))), b.tailLatency)
+	b.edgeRows(add) // rows_edges.go: otlp-rings, ship, agent, agent-rsyslog-imfile
 	return ws
 }
 

@@ -24,6 +24,7 @@ func run() error {
 	var (
 		syslogAddr = flag.String("syslog", "", "syslog TCP address host:port")
 		httpURL    = flag.String("http", "", "HTTP ingest URL, e.g. http://127.0.0.1:8080/logs")
+		otlp       = flag.Bool("otlp", false, "with -http: send OTLP/HTTP protobuf (-http is then …/v1/logs)")
 		framing    = flag.String("framing", "octet", "syslog framing: octet or lf")
 		conns      = flag.Int("conns", 1, "syslog TCP connections")
 		clients    = flag.Int("clients", 4, "concurrent HTTP clients")
@@ -49,7 +50,11 @@ func run() error {
 	if *syslogAddr != "" {
 		res, err = load.SendTCP(ctx, *syslogAddr, pool, f, *conns, *n)
 	} else {
-		res, err = load.SendHTTP(ctx, pool, load.HTTPOptions{URL: *httpURL, Batch: *batch, Clients: *clients, Token: *token}, *n)
+		send := load.SendHTTP
+		if *otlp {
+			send = load.SendOTLP
+		}
+		res, err = send(ctx, pool, load.HTTPOptions{URL: *httpURL, Batch: *batch, Clients: *clients, Token: *token}, *n)
 	}
 	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
