@@ -40,7 +40,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) add(c func(*Metrics) prometheus.Counter, n int) {
+type counter = prometheus.Counter
+
+func (m *Metrics) add(c func(*Metrics) counter, n int) {
 	if m != nil && n > 0 {
 		c(m).Add(float64(n))
 	}

@@ -46,7 +46,7 @@ func readAll(t *testing.T, cfg Config, n int) []*kgo.Record {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out []*kgo.Record
 	for len(out) < n {
@@ -64,7 +64,7 @@ func TestProducerPublishesKeyedInOrder(t *testing.T) {
 	cfg := testConfig(t, c, "partitions=8")
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p, err := NewProducer(ctx, cfg, ProducerOptions{Metrics: m})
 	if err != nil {
@@ -128,7 +128,7 @@ func TestProducerPublishesKeyedInOrder(t *testing.T) {
 func TestProducerBackpressure(t *testing.T) {
 	c := newCluster(t)
 	cfg := testConfig(t, c, "partitions=2")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p, err := NewProducer(ctx, cfg, ProducerOptions{MaxBuffered: 10})
 	if err != nil {

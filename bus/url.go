@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/sluice-logs/sluice/config"
 )
 
 // DefaultPartitions is the partition count of a topic sluiced creates.
@@ -120,7 +118,7 @@ func ParseURL(raw string) (Config, error) {
 				c.Replication = n
 			}
 		case "tls":
-			on, err := config.ParseBool(v)
+			on, err := parseBool(v)
 			if err != nil {
 				bad("tls %q: %v", v, err)
 			}
@@ -176,4 +174,16 @@ func validTopic(t string) error {
 		}
 	}
 	return nil
+}
+
+// parseBool is config.ParseBool's rule (config imports this package, so
+// it cannot be imported here).
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true":
+		return true, nil
+	case "0", "false":
+		return false, nil
+	}
+	return false, errors.New("want 1, 0, true or false")
 }
