@@ -66,12 +66,14 @@ type Consumer struct {
 
 	mu    sync.Mutex
 	parts map[int32]*partState
+	id    [16]byte // the topic's ID, once read
 }
 
 // partState is the consumer's view of one owned partition.
 type partState struct {
 	consumed  int64  // next offset to publish
 	committed int64  // last committed offset (-1: none)
+	reported  int64  // consumed as of the last commit (its metadata)
 	replay    int64  // records below this offset were consumed by an earlier owner
 	high      int64  // the partition's high watermark at the last fetch
 	pending   []mark // published, not yet known finished, in order
@@ -294,7 +296,11 @@ func (c *Consumer) commit(ctx context.Context, only []int32) {
 		if only != nil && !slices.Contains(only, p) {
 			continue
 		}
-		if off := c.finishedLocked(st); off >= 0 {
+		off := c.finishedLocked(st)
+		if off < 0 && st.consumed > st.reported && st.committed >= 0 {
+			off = st.committed // no new finished offset: refresh the metadata
+		}
+		if off >= 0 {
 			items = append(items, item{p, off, st.consumed})
 		}
 	}
@@ -312,6 +318,12 @@ func (c *Consumer) commit(ctx context.Context, only []int32) {
 	req.MemberID = member
 	rt := kmsg.NewOffsetCommitRequestTopic()
 	rt.Topic = c.cfg.Topic
+	id, err := c.topicID(ctx)
+	if err != nil {
+		c.log.Warn("bus commit failed", "err", err)
+		return
+	}
+	rt.TopicID = id // OffsetCommit v10+ names the topic by ID
 	for _, it := range items {
 		rp := kmsg.NewOffsetCommitRequestTopicPartition()
 		rp.Partition = it.p
@@ -319,7 +331,8 @@ func (c *Consumer) commit(ctx context.Context, only []int32) {
 		rp.LeaderEpoch = -1
 		// The next owner counts what it consumes below this as
 		// redelivered.
-		rp.Metadata = kmsg.StringPtr("consumed=" + strconv.FormatInt(it.consumed, 10))
+		rp.Metadata = kmsg.StringPtr("consumed=" + strconv.FormatInt(it.consumed, 10) +
+			";at=" + strconv.FormatInt(time.Now().UnixMilli(), 10))
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	req.Topics = append(req.Topics, rt)
@@ -342,8 +355,9 @@ func (c *Consumer) commit(ctx context.Context, only []int32) {
 	}
 	c.mu.Lock()
 	for _, it := range items {
-		if st := c.parts[it.p]; st != nil && ok[it.p] && it.off > st.committed {
-			st.committed = it.off
+		if st := c.parts[it.p]; st != nil && ok[it.p] {
+			st.committed = max(st.committed, it.off)
+			st.reported = max(st.reported, it.consumed)
 		}
 	}
 	c.mu.Unlock()
@@ -352,12 +366,89 @@ func (c *Consumer) commit(ctx context.Context, only []int32) {
 	}
 }
 
-// fetched reads the committed offsets' metadata when partitions are
-// assigned: what the previous owner had consumed.
-func (c *Consumer) fetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
+// topicID reads (once) the topic's ID from the brokers' metadata.
+func (c *Consumer) topicID(ctx context.Context) ([16]byte, error) {
+	c.mu.Lock()
+	id := c.id
+	c.mu.Unlock()
+	if id != ([16]byte{}) {
+		return id, nil
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(c.cfg.Topic)
+	req.Topics = append(req.Topics, rt)
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(cctx, c.cl)
+	if err != nil {
+		return id, fmt.Errorf("read the topic ID of %s: %w", c.cfg.Topic, err)
+	}
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return id, fmt.Errorf("read the topic ID of %s: %w", c.cfg.Topic, err)
+		}
+		id = t.TopicID
+	}
+	c.mu.Lock()
+	c.id = id
+	c.mu.Unlock()
+	return id, nil
+}
+
+// fetched learns, when partitions are assigned, where their previous
+// owner stood: the committed offset (where consuming resumes) and, from
+// the commit's metadata, what that owner had consumed when it last
+// committed and when that was. The records from the commit up to the
+// first written two CommitIntervals after it may have been delivered by
+// the previous owner already (it commits every interval while alive);
+// they are counted as redelivered when consumed again: an upper bound of
+// the duplicates.
+func (c *Consumer) fetched(ctx context.Context, cl *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
+	committed := map[int32]int64{}
+	meta := map[int32]int64{}
+	at := map[int32]int64{} // when the previous owner committed, Unix ms
+	note := func(topic string, p int32, off int64, m *string) {
+		if topic != c.cfg.Topic && topic != "" { // "": named by topic ID (v10); we consume one topic
+			return
+		}
+		committed[p] = off
+		if m == nil {
+			return
+		}
+		for _, kv := range strings.Split(*m, ";") {
+			k, v, _ := strings.Cut(kv, "=")
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				continue
+			}
+			switch k {
+			case "consumed":
+				meta[p] = n
+			case "at":
+				at[p] = n
+			}
+		}
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			note(t.Topic, p.Partition, p.Offset, p.Metadata)
+		}
+	}
+	for _, g := range resp.Groups {
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				note(t.Topic, p.Partition, p.Offset, p.Metadata)
+			}
+		}
+	}
+	// The previous owner committed every CommitInterval while it lived:
+	// it cannot have consumed records written after its last commit plus
+	// two intervals (for its ticker and clock skew).
+	bound := c.offsetsAfter(ctx, cl, at, 2*c.o.CommitInterval)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	note := func(p int32, off int64, meta *string) {
+	for p, off := range committed {
 		st := c.parts[p]
 		if st == nil {
 			st = &partState{committed: -1, replay: -1}
@@ -365,33 +456,52 @@ func (c *Consumer) fetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFe
 		}
 		st.committed = off
 		st.consumed = max(st.consumed, off)
-		if meta != nil {
-			if v, ok := strings.CutPrefix(*meta, "consumed="); ok {
-				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-					st.replay = n
+		if off >= 0 { // a previous owner committed: it may have gone further
+			st.replay = max(st.replay, meta[p], bound[p])
+		}
+		if st.replay > off && off >= 0 {
+			c.log.Info("bus partition taken over", "partition", p, "committed", off, "redelivering_up_to", st.replay)
+		}
+	}
+	c.log.Debug("bus offsets fetched", "committed", fmt.Sprint(committed))
+	return nil
+}
+
+// offsetsAfter returns, per partition of at, the first offset whose record
+// was written after at[p] (Unix ms) + slack; the end when none was.
+func (c *Consumer) offsetsAfter(ctx context.Context, cl *kgo.Client, at map[int32]int64, slack time.Duration) map[int32]int64 {
+	out := map[int32]int64{}
+	if len(at) == 0 {
+		return out
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = c.cfg.Topic
+	for p, ms := range at {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition = p
+		rp.Timestamp = ms + slack.Milliseconds()
+		rp.CurrentLeaderEpoch = -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, shard := range cl.RequestSharded(cctx, req) {
+		resp, ok := shard.Resp.(*kmsg.ListOffsetsResponse)
+		if shard.Err != nil || !ok {
+			continue
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode == 0 && p.Offset >= 0 {
+					out[p.Partition] = p.Offset
 				}
 			}
 		}
 	}
-	for _, t := range resp.Topics {
-		if t.Topic != c.cfg.Topic {
-			continue
-		}
-		for _, p := range t.Partitions {
-			note(p.Partition, p.Offset, p.Metadata)
-		}
-	}
-	for _, g := range resp.Groups {
-		for _, t := range g.Topics {
-			if t.Topic != c.cfg.Topic {
-				continue
-			}
-			for _, p := range t.Partitions {
-				note(p.Partition, p.Offset, p.Metadata)
-			}
-		}
-	}
-	return nil
+	return out
 }
 
 func (c *Consumer) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {

@@ -24,7 +24,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Consumed: prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_bus_consumed_total",
 			Help: "Messages consumed from the bus and published to this process's rings and drains."}),
 		Redelivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_bus_redelivered_total",
-			Help: "Messages consumed again after a partition moved: past the last commit, published by the previous owner too, maybe."}),
+			Help: "Messages consumed again after a partition moved to this process: those between the previous owner's last commit and the partition's end at the takeover, which that owner may have delivered already (an upper bound of the duplicates)."}),
 		BadRecords: prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_bus_bad_records_total",
 			Help: "Records on the bus that are not Sluice messages; skipped."}),
 		Rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_bus_rebalances_total",

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/bus"
 	"github.com/sluice-logs/sluice/config"
+	"github.com/sluice-logs/sluice/drains"
 )
 
 // The cluster mode roles (ROLE), besides RoleAll.
@@ -114,8 +115,11 @@ func (d *Daemon) startBus(bound net.Addr) error {
 		Group:     d.cfg.Cluster.Group,
 		Advertise: d.advertise(bound),
 		Publisher: d.router,
-		Logger:    d.log,
-		Metrics:   d.bus.metrics,
+		// Offsets are committed only up to what every drain delivered
+		// or dropped and counted.
+		Settlement: workerSettlement(d.workers),
+		Logger:     d.log,
+		Metrics:    d.bus.metrics,
 	})
 	if err != nil {
 		return err
@@ -192,3 +196,27 @@ func (d *Daemon) serveCluster(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	ctx.Write(append(b, '\n'))
 }
+
+// workerSettlement tells the bus consumer what the drains have finished:
+// a position is each worker's Received count right after a Publish, and
+// it is settled once every worker's Settled watermark reaches it.
+type workerSettlement []*drains.Worker
+
+func (ws workerSettlement) Mark() []uint64 {
+	pos := make([]uint64, len(ws))
+	for i, w := range ws {
+		pos[i] = w.Received()
+	}
+	return pos
+}
+
+func (ws workerSettlement) Settled(pos []uint64) bool {
+	for i, w := range ws {
+		if w.Settled() < pos[i] {
+			return false
+		}
+	}
+	return true
+}
+
+var _ bus.Settlement = workerSettlement(nil)
