@@ -9,10 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/valyala/fasthttp"
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/bus"
+	"github.com/sluice-logs/sluice/cluster"
 	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/drains"
 )
@@ -33,6 +35,8 @@ type clusterParts struct {
 	producer *bus.Producer // nil with RoleRouter
 	consumer *bus.Consumer // nil with RoleIngest, and before Start
 	metrics  *bus.Metrics
+	proxy    *cluster.Proxy // nil without CLUSTER_SECRET: reads are answered locally
+	self     string         // ADVERTISE_URL
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -108,8 +112,12 @@ func (d *Daemon) advertise(bound net.Addr) string {
 // startBus joins the consumer group (processes that route) and starts
 // consuming into the router.
 func (d *Daemon) startBus(bound net.Addr) error {
-	if d.bus == nil || Role(d.cfg.Cluster.Role) == RoleIngest {
+	if d.bus == nil {
 		return nil
+	}
+	d.bus.self = d.advertise(bound)
+	if Role(d.cfg.Cluster.Role) == RoleIngest {
+		return d.startProxy(d.bus.producer.Client(), d.bus.producer.Partitions())
 	}
 	c, err := bus.NewConsumer(d.bus.cfg, bus.ConsumerOptions{
 		Group:     d.cfg.Cluster.Group,
@@ -137,7 +145,83 @@ func (d *Daemon) startBus(bound net.Addr) error {
 		d.bus.done <- err
 	}()
 	d.log.Info("bus consumer started", "group", d.cfg.Cluster.Group, "advertise", d.advertise(bound))
+	n := 0
+	if d.bus.producer != nil {
+		n = d.bus.producer.Partitions()
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), busConnectTimeout)
+		defer cancel()
+		if n, err = bus.EnsureTopic(ctx, c.Client(), d.bus.cfg); err != nil {
+			return err
+		}
+	}
+	return d.startProxy(c.Client(), n)
+}
+
+// startProxy makes reads of apps this process does not own go to their
+// owner (with CLUSTER_SECRET; without it every process answers from its
+// own rings).
+func (d *Daemon) startProxy(cl *kgo.Client, partitions int) error {
+	if d.cfg.Cluster.Secret == "" {
+		d.log.Warn("CLUSTER_SECRET is not set: reads are answered from this process's rings only, not proxied to the app's owner")
+		return nil
+	}
+	group, topic := d.cfg.Cluster.Group, d.bus.cfg.Topic
+	d.bus.proxy = cluster.New(cluster.Config{
+		Secret: []byte(d.cfg.Cluster.Secret),
+		Self:   d.bus.self,
+		Members: func(ctx context.Context) ([]bus.Member, error) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return bus.Members(ctx, cl, group, topic)
+		},
+		Partitions: partitions,
+		Logger:     d.log.With("component", "cluster"),
+	})
 	return nil
+}
+
+// proxyRead sends a read of app to the app's owner and reports whether it
+// did. Tokens are checked here, where the request arrives; a request from
+// a member must carry a valid proof and is answered here.
+func (d *Daemon) proxyRead(ctx *fasthttp.RequestCtx, app string) bool {
+	if d.bus == nil || d.bus.proxy == nil {
+		return false
+	}
+	switch present, valid := d.bus.proxy.Proven(ctx); {
+	case present && !valid:
+		ctx.Error("forbidden: bad cluster proof\n", fasthttp.StatusForbidden)
+		return true
+	case present:
+		return false // a member's request: answer from this process
+	}
+	if d.cfg.Tokens.Enabled() {
+		_, g, ok := d.cfg.Tokens.Authorize(string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)))
+		if !ok || !g.CanRead(app) {
+			return false // the tail handler answers 401 or 403
+		}
+	}
+	owner, err := d.bus.proxy.Owner(context.Background(), app)
+	if err != nil {
+		d.log.Warn("cannot find the owner of an app; answering locally", "app", app, "err", err)
+		return false
+	}
+	if owner == "" {
+		return false
+	}
+	d.bus.proxy.Forward(ctx, owner)
+	return true
+}
+
+// notReady answers 503 to /healthz while a routing process has not joined
+// the group, and reports whether it did.
+func (d *Daemon) notReady(ctx *fasthttp.RequestCtx) bool {
+	if d.bus == nil || d.bus.consumer == nil || d.bus.consumer.Joined() {
+		return false
+	}
+	ctx.Error("joining the cluster\n", fasthttp.StatusServiceUnavailable)
+	ctx.Response.Header.Set("Retry-After", "1")
+	return true
 }
 
 // stopBus runs once ingest has stopped: the producer flushes and closes,
@@ -182,10 +266,18 @@ func (d *Daemon) serveCluster(ctx *fasthttp.RequestCtx) {
 		doc["mode"] = "cluster"
 		doc["role"] = d.cfg.Cluster.Role
 		doc["bus"] = d.bus.cfg.Redacted()
+		doc["advertise"] = d.bus.self
 		if c := d.bus.consumer; c != nil {
 			doc["joined"] = c.Joined()
 			doc["generation"] = c.Generation()
 			doc["partitions"] = c.Status()
+		}
+		if p := d.bus.proxy; p != nil {
+			if ms, err := p.Members(context.Background()); err == nil {
+				doc["members"] = ms
+			} else {
+				doc["members_error"] = err.Error()
+			}
 		}
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")

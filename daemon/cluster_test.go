@@ -159,7 +159,8 @@ func TestClusterThreeProcesses(t *testing.T) {
 	brokers := newBus(t)
 	s := newSink(t)
 	const parts = 12
-	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=12", "DRAIN_SINK=" + s.srv.URL + "?flush=50ms"}
+	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=12", "DRAIN_SINK=" + s.srv.URL + "?flush=50ms",
+		"CLUSTER_SECRET=test-secret-0123456789"}
 	var ms []*member
 	for range 3 {
 		ms = append(ms, startMember(t, bin, env...))
@@ -202,6 +203,35 @@ func TestClusterThreeProcesses(t *testing.T) {
 				t.Fatalf("owner's ring of %s line %d: %q", app, i, l)
 			}
 		}
+	}
+
+	// Every process answers every app's reads (proxied to the owner).
+	for a := range apps {
+		app := fmt.Sprintf("app%d", a)
+		for i, m := range ms {
+			if lines := m.logs(app); len(lines) != per {
+				t.Fatalf("member %d's answer for %s: %d lines, want %d", i, app, len(lines), per)
+			}
+		}
+	}
+	// A request that claims to come from a member without a valid proof
+	// is refused.
+	for _, proof := range []string{"1.00", "x", fmt.Sprintf("%d.%s", time.Now().Unix(), strings.Repeat("ab", 32))} {
+		req, _ := http.NewRequest("GET", ms[0].base+"/apps/app0/logs", nil)
+		req.Header.Set("Sluice-Cluster-Proof", proof)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("forged proof %q: %d, want 403", proof, resp.StatusCode)
+		}
+	}
+	if resp, err := http.Get(ms[1].base + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/healthz of a joined member: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// SIGTERM one member: it commits, leaves, and the others take its

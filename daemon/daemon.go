@@ -447,6 +447,9 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 		if readOnly(ctx) {
 			return
 		}
+		if d.proxyRead(ctx, app) { // cluster mode: the owner answers
+			return
+		}
 		d.tails.ServeHTTP(ctx, app)
 	case path == "/healthz":
 		if readOnly(ctx) {
@@ -454,6 +457,9 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 		}
 		if d.shuttingDown.Load() {
 			unavailable(ctx) // not ready: take this process out of rotation
+			return
+		}
+		if d.notReady(ctx) { // cluster mode: not yet in the group
 			return
 		}
 		ctx.SetContentType("text/plain; charset=utf-8")
