@@ -47,6 +47,13 @@ type ConsumerOptions struct {
 	// OnAssigned is called, from the consumer's goroutine and before any
 	// record of them is published, with partitions this process now owns.
 	OnAssigned func(ctx context.Context, partitions []int32)
+	// Rebuild, when set, receives (from the group's goroutine, before
+	// consumption of the partition resumes) the records of a newly owned
+	// partition from Replay ago up to its committed offset: what the
+	// previous owner's rings held. The daemon appends them to the rings
+	// only; the drains had them already.
+	Rebuild func(batch []sluice.Message)
+	Replay  time.Duration
 	// OnRevoked is called with partitions this process no longer owns.
 	OnRevoked func(partitions []int32)
 	Logger    *slog.Logger
@@ -61,8 +68,9 @@ type Consumer struct {
 	log  *slog.Logger
 	done chan struct{}
 
-	joined  atomic.Bool
-	started atomic.Bool
+	joined     atomic.Bool
+	started    atomic.Bool
+	rebuilding atomic.Int32
 
 	mu    sync.Mutex
 	parts map[int32]*partState
@@ -125,7 +133,7 @@ func NewConsumer(cfg Config, o ConsumerOptions) (*Consumer, error) {
 // no partition).
 func (c *Consumer) Joined() bool {
 	_, gen := c.cl.GroupMetadata()
-	return gen >= 0 && c.joined.Load()
+	return gen >= 0 && c.joined.Load() && c.rebuilding.Load() == 0
 }
 
 // Generation is the group generation this process is in, -1 outside.
@@ -446,6 +454,9 @@ func (c *Consumer) fetched(ctx context.Context, cl *kgo.Client, resp *kmsg.Offse
 	// it cannot have consumed records written after its last commit plus
 	// two intervals (for its ticker and clock skew).
 	bound := c.offsetsAfter(ctx, cl, at, 2*c.o.CommitInterval)
+	if c.o.Rebuild != nil && c.o.Replay > 0 {
+		c.rebuild(ctx, committed)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for p, off := range committed {
@@ -465,6 +476,75 @@ func (c *Consumer) fetched(ctx context.Context, cl *kgo.Client, resp *kmsg.Offse
 	}
 	c.log.Debug("bus offsets fetched", "committed", fmt.Sprint(committed))
 	return nil
+}
+
+// rebuildTimeout bounds a ring rebuild; what is not read by then is not
+// in the rings.
+const rebuildTimeout = 20 * time.Second
+
+// rebuild reads each partition with a commit from Replay ago up to the
+// committed offset and hands the messages to Rebuild.
+func (c *Consumer) rebuild(ctx context.Context, committed map[int32]int64) {
+	c.rebuilding.Add(1)
+	defer c.rebuilding.Add(-1)
+	start := time.Now()
+	since := map[int32]int64{}
+	for p, off := range committed {
+		if off > 0 {
+			since[p] = time.Now().Add(-c.o.Replay).UnixMilli()
+		}
+	}
+	starts := c.offsetsAfter(ctx, c.cl, since, 0) // no entry: nothing that recent
+	from := map[int32]kgo.Offset{}
+	left := map[int32]int64{}
+	for p, start := range starts {
+		if off := committed[p]; start < off {
+			from[p] = kgo.NewOffset().At(start)
+			left[p] = off
+		}
+	}
+	if len(from) == 0 {
+		return
+	}
+	rc, err := kgo.NewClient(append(baseOpts(c.cfg), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.cfg.Topic: from}))...)
+	if err != nil {
+		c.log.Warn("ring rebuild failed", "err", err)
+		return
+	}
+	defer rc.Close()
+	rctx, cancel := context.WithTimeout(ctx, rebuildTimeout)
+	defer cancel()
+	var msgs []sluice.Message
+	n := 0
+	for len(left) > 0 && rctx.Err() == nil {
+		fs := rc.PollFetches(rctx)
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			end, ok := left[fp.Partition]
+			if !ok {
+				return
+			}
+			msgs = msgs[:0]
+			for _, r := range fp.Records {
+				if r.Offset >= end {
+					break
+				}
+				if m, err := Decode(r.Value); err == nil {
+					msgs = append(msgs, m)
+				}
+			}
+			if len(msgs) > 0 {
+				c.o.Rebuild(msgs)
+				n += len(msgs)
+			}
+			if len(fp.Records) > 0 && fp.Records[len(fp.Records)-1].Offset+1 >= end || fp.HighWatermark <= fp.LogStartOffset {
+				delete(left, fp.Partition)
+			}
+		})
+	}
+	if len(left) > 0 {
+		c.log.Warn("ring rebuild incomplete", "partitions_left", len(left), "err", rctx.Err())
+	}
+	c.log.Info("rings rebuilt", "partitions", len(from), "messages", n, "took", time.Since(start).Round(time.Millisecond).String())
 }
 
 // offsetsAfter returns, per partition of at, the first offset whose record

@@ -126,8 +126,12 @@ func (d *Daemon) startBus(bound net.Addr) error {
 		// Offsets are committed only up to what every drain delivered
 		// or dropped and counted.
 		Settlement: workerSettlement(d.workers),
-		Logger:     d.log,
-		Metrics:    d.bus.metrics,
+		// A partition that moved here: its apps' rings are rebuilt from
+		// the topic before they are served.
+		Rebuild: func(batch []sluice.Message) { d.store.Append(batch) },
+		Replay:  d.cfg.Cluster.Replay,
+		Logger:  d.log,
+		Metrics: d.bus.metrics,
 	})
 	if err != nil {
 		return err

@@ -284,7 +284,8 @@ func TestClusterSIGKILL(t *testing.T) {
 	brokers := newBus(t)
 	s := newSink(t)
 	const parts = 12
-	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=12", "DRAIN_SINK=" + s.srv.URL + "?flush=20ms"}
+	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=12", "DRAIN_SINK=" + s.srv.URL + "?flush=20ms",
+		"CLUSTER_SECRET=test-secret-0123456789"}
 	var ms []*member
 	for range 3 {
 		ms = append(ms, startMember(t, bin, env...))
@@ -349,6 +350,20 @@ func TestClusterSIGKILL(t *testing.T) {
 		len(acked), n, len(seen), dups, redelivered)
 	// Duplicates come only from the dead process's uncommitted window
 	// (commits every second).
+	// The survivors rebuilt the dead process's apps' rings from the bus:
+	// every app's history is readable, through either survivor.
+	for a := range apps {
+		app := fmt.Sprintf("app%02d", a)
+		have := map[string]bool{}
+		for _, l := range ms[a%2].logs(app) {
+			have[l[strings.LastIndexByte(l, ' ')+1:]] = true
+		}
+		for i := a; i < total; i += apps {
+			if id := fmt.Sprintf("id%04d", i); acked[id] && !have[id] {
+				t.Fatalf("%s's history lacks %s after the takeover (%d lines)", app, id, len(have))
+			}
+		}
+	}
 	if redelivered < float64(dups) {
 		t.Errorf("sluice_bus_redelivered_total %v is less than the %d duplicates (it is an upper bound)", redelivered, dups)
 	}
