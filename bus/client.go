@@ -80,14 +80,15 @@ func partitions(ctx context.Context, cl *kgo.Client, topic string) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("read metadata of topic %s: %w", topic, err)
 	}
-	for _, t := range resp.Topics {
-		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
-			return 0, fmt.Errorf("read metadata of topic %s: %w", topic, err)
-		}
-		if len(t.Partitions) == 0 {
-			return 0, fmt.Errorf("read metadata of topic %s: %w", topic, kerr.UnknownTopicOrPartition)
-		}
-		return len(t.Partitions), nil
+	if len(resp.Topics) == 0 {
+		return 0, fmt.Errorf("read metadata of topic %s: %w", topic, kerr.UnknownTopicOrPartition)
 	}
-	return 0, fmt.Errorf("read metadata of topic %s: %w", topic, kerr.UnknownTopicOrPartition)
+	t := resp.Topics[0]
+	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+		return 0, fmt.Errorf("read metadata of topic %s: %w", topic, err)
+	}
+	if len(t.Partitions) == 0 {
+		return 0, fmt.Errorf("read metadata of topic %s: %w", topic, kerr.UnknownTopicOrPartition)
+	}
+	return len(t.Partitions), nil
 }

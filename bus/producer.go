@@ -162,7 +162,7 @@ func (p *Producer) produce(ctx context.Context, batch []sluice.Message, try bool
 			return fmt.Errorf("produce to the bus: %w", first)
 		}
 		// The sender should retry later, maybe elsewhere.
-		return fmt.Errorf("%w: produce to the bus: %d of %d messages failed: %v", sluice.ErrBackpressure, fails, len(batch), first)
+		return fmt.Errorf("%w: produce to the bus: %d of %d messages failed: %w", sluice.ErrBackpressure, fails, len(batch), first)
 	}
 	return nil
 }

@@ -119,7 +119,7 @@ func (p *Proxy) Forward(ctx *fasthttp.RequestCtx, base string) {
 		}
 	}
 	req.Header.Set(ProofHeader, Sign(p.cfg.Secret, method, uri, time.Now()))
-	resp, err := p.client.Do(req)
+	resp, err := p.client.Do(req) //nolint:bodyclose // closed by the stream writer below
 	if err != nil {
 		cancel()
 		p.cfg.Logger.Warn("proxy to the owner failed", "owner", base, "err", err)

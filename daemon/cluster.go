@@ -243,7 +243,10 @@ func (d *Daemon) stopBus(ctx context.Context) {
 	if d.bus.cancel != nil {
 		d.bus.cancel()
 		select {
-		case <-d.bus.done:
+		case err := <-d.bus.done:
+			if err != nil {
+				d.log.Warn("bus consumer stopped", "err", err)
+			}
 		case <-ctx.Done():
 		}
 	}

@@ -165,7 +165,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 	for range 3 {
 		ms = append(ms, startMember(t, bin, env...))
 	}
-	own := owners(t, ms, parts, 60*time.Second)
+	owners(t, ms, parts, 60*time.Second)
 
 	const apps, per = 9, 30
 	for i := range per {
@@ -178,7 +178,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 		}
 	}
 	eventually.Within(t, 30*time.Second, "the drain gets every message", func() bool { return len(s.received()) >= apps*per })
-	own = owners(t, ms, parts, 30*time.Second)
+	own := owners(t, ms, parts, 30*time.Second)
 	got := s.received()
 	if len(got) != apps*per {
 		t.Errorf("drain got %d messages, want %d", len(got), apps*per)
