@@ -214,6 +214,36 @@ func TestClusterThreeProcesses(t *testing.T) {
 			}
 		}
 	}
+	// A tail on a process that does not own the app streams from the
+	// owner: a line posted to a third process arrives.
+	{
+		owner := own[bus.PartitionOf("app0", parts)]
+		reader, writer := ms[(owner+1)%3], ms[(owner+2)%3]
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", reader.base+"/apps/app0/logs?tail=1&num=1", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("proxied tail: %d", resp.StatusCode)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		if !sc.Scan() || !strings.HasSuffix(sc.Text(), fmt.Sprintf("m%03d", per-1)) {
+			t.Fatalf("proxied tail: first line %q, want the newest", sc.Text())
+		}
+		if code := writer.postNDJSON(`{"app":"app0","msg":"live"}` + "\n"); code != 204 {
+			t.Fatalf("POST live: %d", code)
+		}
+		if !sc.Scan() || !strings.HasSuffix(sc.Text(), "live") {
+			t.Fatalf("proxied tail: got %q (%v), want the live line", sc.Text(), sc.Err())
+		}
+		cancel()
+		resp.Body.Close()
+		eventually.Within(t, 30*time.Second, "the drain gets the live line", func() bool { return len(s.received()) == apps*per+1 })
+	}
+
 	// A request that claims to come from a member without a valid proof
 	// is refused.
 	for _, proof := range []string{"1.00", "x", fmt.Sprintf("%d.%s", time.Now().Unix(), strings.Repeat("ab", 32))} {
@@ -252,8 +282,8 @@ func TestClusterThreeProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	<-ctx.Done() // nothing more may arrive: committed messages are not redelivered
-	if n := len(s.received()); n != apps*per {
-		t.Errorf("after a clean leave the drain has %d messages, want %d (no redelivery)", n, apps*per)
+	if n := len(s.received()); n != apps*per+1 {
+		t.Errorf("after a clean leave the drain has %d messages, want %d (no redelivery)", n, apps*per+1)
 	}
 }
 
