@@ -414,3 +414,40 @@ func countOwned(own map[int32]int, i int) int {
 	}
 	return n
 }
+
+// TestClusterRoles runs the process types apart: one ROLE=ingest process
+// takes the posts (it has no drain and joins no group) and two
+// ROLE=router processes deliver them and answer reads, also through the
+// ingest process.
+func TestClusterRoles(t *testing.T) {
+	bin := binaries(t)
+	brokers := newBus(t)
+	s := newSink(t)
+	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=6", "DRAIN_SINK=" + s.srv.URL + "?flush=20ms",
+		"CLUSTER_SECRET=test-secret-0123456789"}
+	ingest := startMember(t, bin, append(env, "ROLE=ingest")...)
+	routers := []*member{startMember(t, bin, append(env, "ROLE=router")...), startMember(t, bin, append(env, "ROLE=router")...)}
+	owners(t, routers, 6, 60*time.Second)
+	if doc, err := ingest.cluster(); err != nil || doc.Joined || len(doc.Partitions) != 0 {
+		t.Fatalf("ingest process in the group: %+v %v", doc, err)
+	}
+	const n = 40
+	for i := range n {
+		if code := ingest.postNDJSON(fmt.Sprintf(`{"app":"app%d","msg":"r%02d"}`+"\n", i%4, i)); code != 204 {
+			t.Fatalf("POST to the ingest process: %d", code)
+		}
+	}
+	eventually.Within(t, 30*time.Second, "the routers deliver every message", func() bool { return len(s.received()) >= n })
+	if got := len(s.received()); got != n {
+		t.Errorf("drain got %d, want %d", got, n)
+	}
+	for a := range 4 {
+		if lines := ingest.logs(fmt.Sprintf("app%d", a)); len(lines) != n/4 {
+			t.Errorf("app%d read through the ingest process: %d lines, want %d", a, len(lines), n/4)
+		}
+	}
+	// A router process takes no ingest.
+	if code := routers[0].postNDJSON(`{"app":"x","msg":"y"}` + "\n"); code != 404 && code != 405 {
+		t.Errorf("POST /logs to a router process: %d, want 404", code)
+	}
+}
