@@ -71,6 +71,9 @@ type Config struct {
 	// HTTPTLS is PORT's TLS configuration made from the three files above,
 	// nil when PORT serves plain HTTP.
 	HTTPTLS *tls.Config
+
+	// Cluster mode on Kafka (issue 12); see cluster.go.
+	Cluster Cluster
 }
 
 // Var describes one environment variable.
@@ -119,6 +122,13 @@ var Vars = []Var{
 	{"SYSLOG_UDP_RCVBUF", "8MiB", "Receive buffer (SO_RCVBUF) of the syslog UDP socket; the kernel may cap it (see net.core.rmem_max; sluiced logs the size it got)."},
 	{"TOKENS", "", "Per-app tokens, token=app[:source],… When set, every ingest and read is authenticated."},
 	{"ADMIN_TOKEN", "", "A token that may read every app."},
+	// Cluster mode on Kafka (issue 12).
+	{"BUS_URL", "", "Cluster mode: kafka://host:port[,host:port…]/topic (options compression=, acks=all|one, partitions=N for a topic sluiced creates, default 64; tls=1; SASL/PLAIN from user:pass@). Unset: one process, no bus."},
+	{"ROLE", "all", "Cluster mode: all (ingest, rings, drains), ingest (sources publish to the bus; no rings or drains) or router (consumes the bus: rings, drains, reads; no sources)."},
+	{"ADVERTISE_URL", "", "Cluster mode: how other sluiced processes reach this one's HTTP port (default http://<hostname>:$PORT); carried in the Kafka consumer group."},
+	{"BUS_GROUP", "sluice", "Cluster mode: the Kafka consumer group of the router processes."},
+	{"CLUSTER_SECRET", "", "Cluster mode: shared secret that proves a proxied read comes from a member (HMAC); required when a process proxies reads."},
+	{"BUS_REPLAY", "15m", "Cluster mode: look-back of the ring rebuild when this process takes over a partition (BUFFER_LINES per app at most)."},
 	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch, syslog, syslog+tls, udpsyslog); one variable per drain."},
 }
 
@@ -275,6 +285,8 @@ func Load(environ []string) (Config, error) {
 		errs = append(errs, err)
 	}
 	c.Tokens = toks
+
+	c.Cluster, errs = loadCluster(get, c.Port, errs)
 
 	c.Drains = make(map[string]string)
 	for k, v := range env {

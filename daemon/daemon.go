@@ -55,6 +55,8 @@ type Daemon struct {
 	prom    fasthttp.RequestHandler
 	pprof   *http.Server
 
+	bus *clusterParts // nil unless BUS_URL is set
+
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // the serving goroutines
 	serveErr     chan error
@@ -94,9 +96,10 @@ type Plan struct {
 	Drains  []open.Spec
 }
 
-// NewPlan is the plan of a RoleAll process for cfg and its parsed drains.
+// NewPlan is the plan of a process for cfg and its parsed drains: RoleAll,
+// or in cluster mode the ROLE's (see clusterPlan).
 func NewPlan(cfg config.Config, specs []open.Spec) Plan {
-	return Plan{Role: RoleAll, Sources: sources.Specs(cfg), Drains: specs}
+	return clusterPlan(cfg, Plan{Role: RoleAll, Sources: sources.Specs(cfg), Drains: specs})
 }
 
 // New builds a daemon from a validated config and parsed drains: the plan
@@ -108,8 +111,8 @@ func New(cfg config.Config, specs []open.Spec, log *slog.Logger) (*Daemon, error
 // NewFromPlan builds what plan lists, in data-flow order: rings, drains,
 // the router, the sources, tails and the HTTP server. It binds nothing yet.
 func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error) {
-	if plan.Role != RoleAll {
-		return nil, fmt.Errorf("role %q is not implemented (only %q)", plan.Role, RoleAll)
+	if err := checkRole(cfg, plan.Role); err != nil {
+		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -143,9 +146,15 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 		d.workers = append(d.workers, w)
 	}
 	d.router = router.New(d.store, d.workers)
+	// In cluster mode the sources publish to the bus and a consumer feeds
+	// the router.
+	pub, err := d.buildBus(cfg, plan)
+	if err != nil {
+		return nil, err
+	}
 
 	if err := d.buildSources(plan.Sources, ingest.Deps{
-		Publisher: d.router,
+		Publisher: pub,
 		Tokens:    cfg.Tokens,
 		Metrics:   d.ingest,
 		Logger:    log,
@@ -185,6 +194,10 @@ func (d *Daemon) Start() error {
 			undo(d.syslog)
 			return err
 		}
+	}
+	if err := d.startBus(ln.Addr()); err != nil {
+		undo(d.syslog)
+		return err
 	}
 	for _, w := range d.workers {
 		w.Start()
@@ -336,6 +349,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		stop(m.Name(), m.Shutdown)
 	}
 	lw.Wait()
+	d.stopBus(ctx) // ingest has stopped: flush the producer, stop consuming
 	d.router.Close()
 	d.store.Close()
 
@@ -351,6 +365,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}()
 	}
 	ww.Wait()
+	d.closeBus(ctx) // the drains are flushed: commit, leave the group
 	var undelivered uint64
 	for _, rep := range reports {
 		undelivered += rep.Undelivered
@@ -432,6 +447,9 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 		if readOnly(ctx) {
 			return
 		}
+		if d.proxyRead(ctx, app) { // cluster mode: the owner answers
+			return
+		}
 		d.tails.ServeHTTP(ctx, app)
 	case path == "/healthz":
 		if readOnly(ctx) {
@@ -439,6 +457,9 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 		}
 		if d.shuttingDown.Load() {
 			unavailable(ctx) // not ready: take this process out of rotation
+			return
+		}
+		if d.notReady(ctx) { // cluster mode: not yet in the group
 			return
 		}
 		ctx.SetContentType("text/plain; charset=utf-8")
@@ -453,6 +474,11 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		d.serveDrains(ctx)
+	case path == "/cluster":
+		if readOnly(ctx) {
+			return
+		}
+		d.serveCluster(ctx)
 	case path == "/" && web.WantsPage(ctx), strings.HasPrefix(path, "/web/"):
 		// Browsers get the live tail page; curl and scripts the index below.
 		d.web.ServeHTTP(ctx)

@@ -8,7 +8,8 @@ type batch struct {
 	msgs  []sluice.Message
 	bufs  [][]byte // bufs[i] backs msgs[i] (spare for notices)
 	enq   []int64
-	notes int // msgs[:notes] are L10 notices
+	seq   []uint64 // ring.seq of each message (0 for notices)
+	notes int      // msgs[:notes] are L10 notices
 	// summary: msgs[notes-1] is the aggregate L10 line (notices.go).
 	summary bool
 	bytes   int64 // payload bytes of the messages (not the notices)
@@ -34,12 +35,18 @@ func (b *batch) slot() int {
 	} else {
 		b.enq = append(b.enq, 0)
 	}
+	if i < cap(b.seq) {
+		b.seq = b.seq[:i+1]
+	} else {
+		b.seq = append(b.seq, 0)
+	}
+	b.seq[i] = 0
 	return i
 }
 
 func (b *batch) reset() {
 	clear(b.msgs)
-	b.msgs, b.bufs, b.enq = b.msgs[:0], b.bufs[:0], b.enq[:0]
+	b.msgs, b.bufs, b.enq, b.seq = b.msgs[:0], b.bufs[:0], b.enq[:0], b.seq[:0]
 	b.notes, b.bytes, b.summary = 0, 0, false
 }
 
@@ -50,6 +57,7 @@ func (b *batch) takeFrom(r *ring, size int64) {
 	b.msgs[i] = r.msgs[h]
 	b.bufs[i], r.bufs[h] = r.bufs[h], b.bufs[i]
 	b.enq[i] = r.enq[h]
+	b.seq[i] = r.seq[h]
 	b.bytes += size
 	r.pop(size)
 }
@@ -69,6 +77,7 @@ func (b *batch) keep(retry []bool) {
 			b.msgs[w] = b.msgs[i]
 			b.bufs[w], b.bufs[i] = b.bufs[i], b.bufs[w]
 			b.enq[w] = b.enq[i]
+			b.seq[w] = b.seq[i]
 		}
 		w++
 	}
@@ -76,7 +85,7 @@ func (b *batch) keep(retry []bool) {
 		b.summary = false
 	}
 	clear(b.msgs[w:])
-	b.msgs, b.bufs, b.enq = b.msgs[:w], b.bufs[:w], b.enq[:w]
+	b.msgs, b.bufs, b.enq, b.seq = b.msgs[:w], b.bufs[:w], b.enq[:w], b.seq[:w]
 	b.notes = notes
 }
 

@@ -181,6 +181,7 @@ func (w *Worker) settle(b *batch, err error, retry []bool, notify *[]sluice.Mess
 	defer w.mu.Unlock()
 	nDelivered, nRetry := 0, 0
 	var bytes int64
+	low := w.stats.received
 	for i := range b.msgs {
 		ferr := err
 		if partial {
@@ -206,10 +207,12 @@ func (w *Worker) settle(b *batch, err error, retry []bool, notify *[]sluice.Mess
 			nRetry++
 			if i >= b.notes {
 				bytes += int64(b.msgs[i].Size())
+				low = min(low, b.seq[i])
 			}
 		}
 	}
 	b.bytes = bytes
+	w.q.inflightLow = low
 	if nDelivered > 0 {
 		w.stats.lastDelivery = now
 	}

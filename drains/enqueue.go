@@ -129,7 +129,7 @@ func (w *Worker) enqueueLocked(ctx context.Context, batch []sluice.Message, star
 			continue
 		}
 		size := int64(m.Size())
-		v, d := w.q.offer(m, size, enq)
+		v, d := w.q.offer(m, size, enq, w.stats.received)
 		for v != queued && v != refused {
 			switch v {
 			case mustWait:
@@ -142,7 +142,7 @@ func (w *Worker) enqueueLocked(ctx context.Context, batch []sluice.Message, star
 				}
 				w.countDropLocked(d, now)
 			}
-			v, d = w.q.offer(m, size, enq)
+			v, d = w.q.offer(m, size, enq, w.stats.received)
 		}
 		// received counts a message together with its outcome (queued or
 		// dropped), under the same lock, so Status always balances.

@@ -15,7 +15,8 @@ import (
 type ring struct {
 	msgs  []sluice.Message
 	bufs  [][]byte
-	enq   []int64 // enqueue time, nanoseconds since the Worker's epoch
+	enq   []int64  // enqueue time, nanoseconds since the Worker's epoch
+	seq   []uint64 // the message's number among those the Worker received
 	head  int
 	n     int
 	bytes int64
@@ -40,19 +41,21 @@ func (r *ring) grow(limit int) {
 	msgs := make([]sluice.Message, size)
 	bufs := make([][]byte, size)
 	enq := make([]int64, size)
+	seq := make([]uint64, size)
 	for i := 0; i < r.n; i++ {
 		j := (r.head + i) % len(r.msgs)
-		msgs[i], bufs[i], enq[i] = r.msgs[j], r.bufs[j], r.enq[j]
+		msgs[i], bufs[i], enq[i], seq[i] = r.msgs[j], r.bufs[j], r.enq[j], r.seq[j]
 	}
-	r.msgs, r.bufs, r.enq, r.head = msgs, bufs, enq, 0
+	r.msgs, r.bufs, r.enq, r.seq, r.head = msgs, bufs, enq, seq, 0
 }
 
 // push copies m into the next slot. The caller has checked the limits and
 // called grow.
-func (r *ring) push(m *sluice.Message, size int64, enq int64) {
+func (r *ring) push(m *sluice.Message, size int64, enq int64, seq uint64) {
 	i := (r.head + r.n) % len(r.msgs)
 	r.bufs[i], r.msgs[i] = copyMessage(r.bufs[i], m)
 	r.enq[i] = enq
+	r.seq[i] = seq
 	r.n++
 	r.bytes += size
 }
@@ -128,6 +131,7 @@ type queue struct {
 
 	inflight      int // messages of the in-flight batch (notices excluded)
 	inflightBytes int64
+	inflightLow   uint64 // lowest seq of the in-flight batch's unsettled messages
 }
 
 // verdict is what offer did.
@@ -176,7 +180,7 @@ func (q *queue) tooLarge(size int64) bool { return size > q.limitBytes }
 // message it dropped: m itself when it is too large or everything queued
 // is in flight, else the oldest queued one (policy=drop), after which the
 // caller offers m again. With mustWait nothing changed.
-func (q *queue) offer(m *sluice.Message, size, enq int64) (verdict, dropped) {
+func (q *queue) offer(m *sluice.Message, size, enq int64, seq uint64) (verdict, dropped) {
 	if q.tooLarge(size) {
 		return refused, dropped{m.App, tooLarge, size}
 	}
@@ -194,7 +198,7 @@ func (q *queue) offer(m *sluice.Message, size, enq int64) (verdict, dropped) {
 		return evicted, d
 	}
 	q.grow(q.limit)
-	q.push(m, size, enq)
+	q.push(m, size, enq, seq)
 	return queued, dropped{}
 }
 
@@ -202,6 +206,21 @@ func (q *queue) offer(m *sluice.Message, size, enq int64) (verdict, dropped) {
 func (q *queue) take(b *batch) {
 	q.inflight = len(b.msgs) - b.notes
 	q.inflightBytes = b.bytes
+	if q.inflight > 0 {
+		q.inflightLow = b.seq[b.notes]
+	}
+}
+
+// low returns the seq before which every message is settled, given the
+// next seq to be received.
+func (q *queue) low(next uint64) uint64 {
+	if q.n > 0 {
+		next = min(next, q.seq[q.head])
+	}
+	if q.inflight > 0 {
+		next = min(next, q.inflightLow)
+	}
+	return next
 }
 
 // settled releases one in-flight message of size bytes (delivered or
