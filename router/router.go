@@ -86,6 +86,27 @@ func (r *Router) TryPublish(batch []sluice.Message) error {
 	return nil
 }
 
+// Offer is for senders that cannot be pushed back (syslog over UDP): it
+// never waits and never refuses for want of room. The rings and the
+// policy=drop drains take the whole batch; each policy=block drain takes
+// the messages that fit in its queue now and drops the rest, counted in its
+// dropped metric under drains.ReasonUDPNoBackpressure, so one app's full
+// blocking drain costs other apps nothing and the drain's accounting
+// still balances. It returns sluice.ErrClosed after Close.
+func (r *Router) Offer(batch []sluice.Message) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return sluice.ErrClosed
+	}
+	r.store.Append(batch)
+	drains.OfferAll(r.workers, batch)
+	return nil
+}
+
 // Close makes every later Publish fail with sluice.ErrClosed and waits for
 // the publishes in progress to finish.
 func (r *Router) Close() {
