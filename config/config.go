@@ -71,6 +71,10 @@ type Config struct {
 	// HTTPTLS is PORT's TLS configuration made from the three files above,
 	// nil when PORT serves plain HTTP.
 	HTTPTLS *tls.Config
+
+	// Per-app rate limit (issue 10).
+	AppRateLimit int // APP_RATE_LIMIT: messages/s per app; 0 is off
+	AppRateBurst int // APP_RATE_BURST: 0 means AppRateLimit
 }
 
 // Var describes one environment variable.
@@ -119,6 +123,9 @@ var Vars = []Var{
 	{"SYSLOG_UDP_RCVBUF", "8MiB", "Receive buffer (SO_RCVBUF) of the syslog UDP socket; the kernel may cap it (see net.core.rmem_max; sluiced logs the size it got)."},
 	{"TOKENS", "", "Per-app tokens, token=app[:source],… When set, every ingest and read is authenticated."},
 	{"ADMIN_TOKEN", "", "A token that may read every app."},
+	// Per-app rate limit (issue 10).
+	{"APP_RATE_LIMIT", "0", "Messages per second each app may send (all transports together); the excess is dropped, counted (sluice_ingest_rejected_total{transport=\"router\",reason=\"rate_limit\"}) and reported in the app's stream as an L15 line within a second. 0 turns it off."},
+	{"APP_RATE_BURST", "", "Messages an app that has been quiet may send at once above APP_RATE_LIMIT; empty means APP_RATE_LIMIT."},
 	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch, syslog, syslog+tls, udpsyslog); one variable per drain."},
 }
 
@@ -262,6 +269,15 @@ func Load(environ []string) (Config, error) {
 		bad("OTLP_APP_ATTRIBUTE", get("OTLP_APP_ATTRIBUTE"), "must name a resource attribute")
 	}
 	c.OTLPMaxRecords = count("OTLP_MAX_RECORDS", 1, 10_000_000)
+
+	// Per-app rate limit (issue 10).
+	c.AppRateLimit = count("APP_RATE_LIMIT", 0, 1_000_000_000)
+	if v := get("APP_RATE_BURST"); v != "" {
+		c.AppRateBurst = count("APP_RATE_BURST", 1, 1_000_000_000)
+		if c.AppRateLimit == 0 {
+			bad("APP_RATE_BURST", v, "needs APP_RATE_LIMIT")
+		}
+	}
 
 	c.LogLevel = strings.ToLower(get("LOG_LEVEL"))
 	switch c.LogLevel {
