@@ -13,14 +13,35 @@ import (
 	"github.com/sluice-logs/sluice/auth"
 )
 
-// fuzzBody posts body to a Handler in memory (a fasthttp.RequestCtx, no
+// bodyFuzzer is one Handler (and one gzip writer) reused by every input
+// of a fuzz target: a fresh one per input makes each run slow enough that
+// minimizing an input takes the whole -fuzzminimizetime.
+type bodyFuzzer struct {
+	rec *recorder
+	h   *Handler
+	zw  *gzip.Writer
+	zb  bytes.Buffer
+}
+
+const fuzzMaxMsg = 256
+
+func newBodyFuzzer() *bodyFuzzer {
+	rec := &recorder{}
+	z := &bodyFuzzer{rec: rec, h: New(Config{Publisher: rec, MaxMessageBytes: fuzzMaxMsg, MaxBodyBytes: 64 << 10})}
+	z.zw = gzip.NewWriter(&z.zb)
+	return z
+}
+
+// post posts body to the Handler in memory (a fasthttp.RequestCtx, no
 // socket) and checks what any body must get: one of the documented
 // statuses, never a panic, and only messages that are valid UTF-8, within
 // MaxMessageBytes, of a valid app, one per frame or line at most.
-func fuzzBody(t *testing.T, contentType, query string, body []byte, count string, gzipped bool) {
-	const maxMsg = 256
-	rec := &recorder{}
-	h := New(Config{Publisher: rec, MaxMessageBytes: maxMsg, MaxBodyBytes: 64 << 10})
+func (z *bodyFuzzer) post(t *testing.T, contentType, query string, body []byte, count string, gzipped bool) {
+	const maxMsg = fuzzMaxMsg
+	rec, h := z.rec, z.h
+	rec.mu.Lock()
+	rec.msgs = rec.msgs[:0]
+	rec.mu.Unlock()
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("POST")
 	ctx.Request.SetRequestURI("/logs" + query)
@@ -29,12 +50,12 @@ func fuzzBody(t *testing.T, contentType, query string, body []byte, count string
 		ctx.Request.Header.Set("Logplex-Msg-Count", count)
 	}
 	if gzipped {
-		var zb bytes.Buffer
-		zw := gzip.NewWriter(&zb)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
+		z.zb.Reset()
+		z.zw.Reset(&z.zb)
+		_, _ = z.zw.Write(body)
+		_ = z.zw.Close()
 		ctx.Request.Header.Set("Content-Encoding", "gzip")
-		ctx.Request.SetBody(zb.Bytes())
+		ctx.Request.SetBody(z.zb.Bytes())
 	} else {
 		ctx.Request.SetBody(body)
 	}
@@ -69,12 +90,13 @@ func FuzzLogplexBody(f *testing.F) {
 	f.Add([]byte("999999999 <13>"), int16(1), false)
 	f.Add([]byte(frame("<13>1 - - ../.. - - - x")+frame("<13>Nov 25 20:29:46 host web[1]: rfc3164 \xff")), int16(2), false)
 	f.Add([]byte(frame("<13>1 - - web - - [a b=\"\\]\"] x")), int16(0), true)
+	z := newBodyFuzzer()
 	f.Fuzz(func(t *testing.T, body []byte, count int16, gzipped bool) {
 		c := ""
 		if count >= 0 {
 			c = strconv.Itoa(int(count))
 		}
-		fuzzBody(t, "application/logplex-1", "", body, c, gzipped)
+		z.post(t, "application/logplex-1", "", body, c, gzipped)
 	})
 }
 
@@ -85,7 +107,8 @@ func FuzzTextBody(f *testing.F) {
 	f.Add([]byte("\x1b[31mred\x1b[0m <script>alert(1)</script>\n\x00nul"), "web", true)
 	f.Add([]byte("x"), "..", false)
 	f.Add([]byte("x"), "%2e%2e", false)
+	z := newBodyFuzzer()
 	f.Fuzz(func(t *testing.T, body []byte, app string, gzipped bool) {
-		fuzzBody(t, "text/plain", "?app="+app, body, "", gzipped)
+		z.post(t, "text/plain", "?app="+app, body, "", gzipped)
 	})
 }

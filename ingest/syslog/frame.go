@@ -232,19 +232,6 @@ func chainN(b []byte, max int) int {
 	return hops
 }
 
-// followsFrame reports whether b (not empty) may be what follows a
-// frame: a separator, or "MSG-LEN SP <" whose frame is followed by another
-// plausible start (two hops of chain, so that text ending in digits that
-// run into the next count, "m1" then "26 <13>…", is not taken for a
-// start), or too little of it to tell.
-func followsFrame(b []byte) bool {
-	switch b[0] {
-	case '\n', '\r', 0:
-		return true
-	}
-	return chainN(b, 2) >= 0
-}
-
 // overrun finds, in the frame b[hdr:end] whose count ran past its end,
 // the first position after its header where a run of frames starts
 // ("MSG-LEN SP <", each frame followed by
@@ -274,6 +261,35 @@ func overrun(b []byte, hdr, end int) int {
 
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
 
+// followsAt reports whether the bytes at buf[e:w] (not empty) may be what
+// follows a frame: a separator, or "MSG-LEN SP <" whose frame is followed
+// by a separator or another "MSG-LEN SP <" (two hops, so that text ending
+// in digits that run into the next count, "m1" then "26 <13>…", is not
+// taken for a start), or too little of it to tell.
+func (f *framer) followsAt(e int) bool {
+	b := f.buf[:f.w]
+	for range 2 {
+		if e >= len(b) {
+			return true
+		}
+		switch b[e] {
+		case '\n', '\r', 0:
+			return true
+		}
+		n, h, need, bad := octet.Header(b[e:])
+		switch {
+		case bad:
+			return false
+		case need || e+h >= len(b):
+			return true
+		case b[e+h] != '<':
+			return false
+		}
+		e += h + n
+	}
+	return true
+}
+
 func (f *framer) nextOctet() ([]byte, event) {
 	b := f.buf[f.r:f.w]
 	n, hdr, need, bad := octet.Header(b)
@@ -292,7 +308,7 @@ func (f *framer) nextOctet() ([]byte, event) {
 		return nil, evNeedMore
 	}
 	f.want = 0
-	if n == keep && hdr+n < len(b) && !followsFrame(b[hdr+n:]) {
+	if n == keep && hdr+n < len(b) && !f.followsAt(f.r+hdr+n) {
 		// The count overran its frame: what follows it is no frame start.
 		// Cut the frame where a frame that runs past its end begins, so
 		// the count costs no good frame.
