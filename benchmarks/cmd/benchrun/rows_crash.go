@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -54,6 +55,7 @@ func (b *bench) crash(ctx context.Context, _ int) (sample, error) {
 		return s, err
 	}
 	s.Rate = float64(at) / time.Since(began).Seconds()
+	s.MiBps, s.CPUPerM = math.NaN(), math.NaN() // not measured here
 	if err := sl.cmd.Process.Kill(); err != nil {
 		return s, fmt.Errorf("SIGKILL sluiced: %w", err)
 	}
