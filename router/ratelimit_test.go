@@ -252,3 +252,32 @@ func BenchmarkLimiterDecide(b *testing.B) {
 		})
 	}
 }
+
+// TestRateLimitForgetsQuietApps: the buckets of apps that have been quiet
+// (and full again) for forgetAfter are dropped, so 100,000 apps that each
+// sent once do not stay in memory.
+func TestRateLimitForgetsQuietApps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := buffer.New(buffer.Config{}, nil)
+		defer store.Close()
+		r := New(store, nil)
+		r.LimitRate(RateLimit{PerSecond: 10})
+		defer r.Close()
+		const apps = 1000
+		if err := r.Publish(context.Background(), batchOf(apps, apps)); err != nil {
+			t.Fatal(err)
+		}
+		buckets := func() (n int) {
+			r.lim.buckets.Range(func(any, any) bool { n++; return true })
+			return n
+		}
+		if n := buckets(); n != apps {
+			t.Fatalf("%d buckets, want %d", n, apps)
+		}
+		time.Sleep(forgetAfter + 2*ReportEvery)
+		synctest.Wait()
+		if n := buckets(); n != 0 {
+			t.Fatalf("%d buckets left after %s quiet, want 0", n, forgetAfter)
+		}
+	})
+}
