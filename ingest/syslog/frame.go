@@ -163,7 +163,9 @@ func (f *framer) findStart() bool {
 			f.mode = modeDetect
 			return true
 		}
-		if c < '1' || c > '9' || (i > 0 && isDigitByte(b[i-1])) {
+		// A run of digits, from its first (a '0' too: "010 <" holds the
+		// start "10 <", whatever was skipped before it).
+		if !isDigitByte(c) || (i > 0 && isDigitByte(b[i-1])) {
 			continue
 		}
 		end := i
@@ -176,6 +178,9 @@ func (f *framer) findStart() bool {
 		}
 		best, bestScore := -1, -1
 		for k := i; k < end; k++ {
+			if b[k] == '0' {
+				continue // no count starts with 0
+			}
 			if sc := chain(b[k:]); sc > bestScore {
 				best, bestScore = k, sc
 			}
