@@ -74,6 +74,9 @@ type Config struct {
 
 	// Cluster mode on Kafka (issue 12); see cluster.go.
 	Cluster Cluster
+	// Per-app rate limit (issue 10).
+	AppRateLimit int // APP_RATE_LIMIT: messages/s per app; 0 is off
+	AppRateBurst int // APP_RATE_BURST: 0 means AppRateLimit
 }
 
 // Var describes one environment variable.
@@ -129,6 +132,9 @@ var Vars = []Var{
 	{"BUS_GROUP", "sluice", "Cluster mode: the Kafka consumer group of the router processes."},
 	{"CLUSTER_SECRET", "", "Cluster mode: shared secret that proves a proxied read comes from a member (HMAC); required when a process proxies reads."},
 	{"BUS_REPLAY", "15m", "Cluster mode: look-back of the ring rebuild when this process takes over a partition (BUFFER_LINES per app at most)."},
+	// Per-app rate limit (issue 10).
+	{"APP_RATE_LIMIT", "0", "Messages per second each app may send (all transports together); the excess is dropped, counted (sluice_ingest_rejected_total{transport=\"router\",reason=\"rate_limit\"}) and reported in the app's stream as an L15 line within a second. 0 turns it off."},
+	{"APP_RATE_BURST", "", "Messages an app that has been quiet may send at once above APP_RATE_LIMIT; empty means APP_RATE_LIMIT."},
 	{"DRAIN_<NAME>", "", "A drain URL (http, https, kafka, elasticsearch, syslog, syslog+tls, udpsyslog); one variable per drain."},
 }
 
@@ -272,6 +278,15 @@ func Load(environ []string) (Config, error) {
 		bad("OTLP_APP_ATTRIBUTE", get("OTLP_APP_ATTRIBUTE"), "must name a resource attribute")
 	}
 	c.OTLPMaxRecords = count("OTLP_MAX_RECORDS", 1, 10_000_000)
+
+	// Per-app rate limit (issue 10).
+	c.AppRateLimit = count("APP_RATE_LIMIT", 0, 1_000_000_000)
+	if v := get("APP_RATE_BURST"); v != "" {
+		c.AppRateBurst = count("APP_RATE_BURST", 1, 1_000_000_000)
+		if c.AppRateLimit == 0 {
+			bad("APP_RATE_BURST", v, "needs APP_RATE_LIMIT")
+		}
+	}
 
 	c.LogLevel = strings.ToLower(get("LOG_LEVEL"))
 	switch c.LogLevel {

@@ -146,6 +146,10 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 		d.workers = append(d.workers, w)
 	}
 	d.router = router.New(d.store, d.workers)
+	if cfg.AppRateLimit > 0 { // issue 10: APP_RATE_LIMIT
+		d.router.LimitRate(router.RateLimit{PerSecond: cfg.AppRateLimit, Burst: cfg.AppRateBurst,
+			Rejected: d.ingest.Rejected.WithLabelValues(metrics.Router, metrics.ReasonRateLimit.String())})
+	}
 	// In cluster mode the sources publish to the bus and a consumer feeds
 	// the router.
 	pub, err := d.buildBus(cfg, plan)

@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, d),
 		received:   prometheus.NewDesc("sluice_drain_received_total", "Messages the drain took from the router (in-band L10 notices excluded).", d, nil),
 		delivered:  prometheus.NewDesc("sluice_drain_delivered_total", "Messages the destination acknowledged.", d, nil),
-		dropped:    prometheus.NewDesc("sluice_drain_dropped_total", "Messages dropped, by reason: queue_full, too_large, permanent, shutdown.", []string{"drain", "reason"}, nil),
+		dropped:    prometheus.NewDesc("sluice_drain_dropped_total", "Messages dropped, by reason: queue_full, too_large, permanent, shutdown, udp_no_backpressure.", []string{"drain", "reason"}, nil),
 		retries:    prometheus.NewDesc("sluice_drain_retries_total", "Send attempts that failed and were retried.", d, nil),
 		queueMsgs:  prometheus.NewDesc("sluice_drain_queue_messages", "Messages queued, including the batch in flight.", d, nil),
 		queueBytes: prometheus.NewDesc("sluice_drain_queue_bytes", "Payload bytes queued, including the batch in flight.", d, nil),

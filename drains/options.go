@@ -71,7 +71,7 @@ func DefaultOptions() Options {
 }
 
 // OptionNames are the query parameters ParseOptions consumes.
-var OptionNames = []string{"apps", "policy", "queue", "queue_bytes", "batch", "batch_bytes", "flush", "timeout"}
+var OptionNames = []string{"apps", "policy", "queue", "queue_bytes", "batch", "batch_bytes", "flush", "timeout", PublicPathParam}
 
 // ParseOptions takes the common options out of q, validates them (every
 // problem at once, naming the parameter and value) and returns the
@@ -97,6 +97,11 @@ func ParseOptions(q url.Values) (Options, url.Values, error) {
 			bad(name, strings.Join(vs, ","), "given more than once")
 		}
 		return vs[0], true
+	}
+	if v, ok := take(PublicPathParam); ok { // read by Redact
+		if _, err := config.ParseBool(v); err != nil {
+			bad(PublicPathParam, v, err.Error())
+		}
 	}
 	if v, ok := take("apps"); ok {
 		for _, app := range strings.Split(v, ",") {
@@ -236,6 +241,7 @@ func OptionDocs() []OptionDoc {
 		{"batch_bytes", FormatSize(d.BatchBytes), "bytes per delivery"},
 		{"flush", d.Flush.String(), "age at which a partial batch is sent"},
 		{"timeout", d.Timeout.String(), "one delivery attempt"},
+		{PublicPathParam, "0", "1: print the URL's path and parameters in logs, errors and /drains (user info and credential-like parameters never print)"},
 	}
 }
 

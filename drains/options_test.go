@@ -78,10 +78,22 @@ func TestParseOptions(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"https://user:s3cret@logs.example.com/x?apps=web", "https://user:xxxxx@logs.example.com/x?apps=web"},
-		{"https://user@logs.example.com/", "https://user@logs.example.com/"},
+		{"https://user:s3cret@logs.example.com/x?apps=web", "https://xxxxx@logs.example.com/x?apps=web"},
+		{"https://user@logs.example.com/", "https://xxxxx@logs.example.com/"},
+		{"http://TOKEN@logs.example.com:8080/inputs", "http://xxxxx@logs.example.com:8080/inputs"},
 		{"http://h/p?token=abc&batch=5&api_key=k&Drain_Token=t", "http://h/p?token=xxxxx&batch=5&api_key=xxxxx&Drain_Token=xxxxx"},
-		{"kafka://u:p@b1:9092,b2:9092/topic", "kafka://u:xxxxx@b1:9092,b2:9092/topic"},
+		{"kafka://u:p@b1:9092,b2:9092/topic", "kafka://xxxxx@b1:9092,b2:9092/topic"},
+		// The path's first segment is printed, the rest is not.
+		{"https://logs.example.com/inputs/TOKEN/tag/web", "https://logs.example.com/inputs/xxxxx"},
+		{"https://logs.example.com/inputs/TOKEN?policy=block&x=TOKEN", "https://logs.example.com/inputs/xxxxx?policy=block&x=xxxxx"},
+		{"https://logs.example.com/a%2FTOKEN/b", "https://logs.example.com/a%2FTOKEN/xxxxx"},
+		{"https://logs.example.com/inputs/TOKEN#frag", "https://logs.example.com/inputs/xxxxx"},
+		{"elasticsearch://u:TOKEN@es:9200/base/TOKEN?index=logs-{app}&op=create", "elasticsearch://xxxxx@es:9200/base/xxxxx?index=logs-{app}&op=create"},
+		// public_path=1 prints the path and the parameters, never user
+		// info or credential-like parameters.
+		{"https://u:p@logs.example.com/inputs/abc/tag?public_path=1&x=y&api_key=K", "https://xxxxx@logs.example.com/inputs/abc/tag?public_path=1&x=y&api_key=xxxxx"},
+		{"https://logs.example.com/inputs/abc/tag?public_path=0&x=y", "https://logs.example.com/inputs/xxxxx?public_path=0&x=xxxxx"},
+		{"https://logs.example.com/inputs/abc/tag?public_path=maybe", "https://logs.example.com/inputs/xxxxx?public_path=maybe"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -94,8 +106,10 @@ func TestRedact(t *testing.T) {
 			}
 		})
 	}
-	if got := drains.RedactString("http://u:pa ss@h:bad port/?token=zz"); strings.Contains(got, "pa ss") || strings.Contains(got, "zz") {
-		t.Fatalf("RedactString leaked a secret: %q", got)
+	for _, raw := range []string{"http://u:pa ss@h:bad port/?token=zz", "http://h:bad port/inputs/zz", "http://zz@h:x:y/"} {
+		if got := drains.RedactString(raw); strings.Contains(got, "pa ss") || strings.Contains(got, "zz") {
+			t.Fatalf("RedactString(%q) leaked a secret: %q", raw, got)
+		}
 	}
 }
 

@@ -18,10 +18,11 @@ const (
 	tooLarge
 	permanent
 	shutdown
+	udpNoBackpressure // OfferAll, offer.go
 	numReasons
 )
 
-var reasonNames = [numReasons]string{ReasonQueueFull, ReasonTooLarge, ReasonPermanent, ReasonShutdown}
+var reasonNames = [numReasons]string{ReasonQueueFull, ReasonTooLarge, ReasonPermanent, ReasonShutdown, ReasonUDPNoBackpressure}
 
 // Worker states, Status.State.
 const (

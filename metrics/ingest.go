@@ -9,6 +9,10 @@ const (
 	SyslogTLS = "syslog_tls"
 	HTTP      = "http"
 	OTLPHTTP  = "otlp_http"
+	// Router is the transport label of what the router refuses after a
+	// source accepted it (reason rate_limit): the limit is per app, not
+	// per transport.
+	Router = "router"
 )
 
 // Reason is why ingest refused a message, a frame or a request (or cut a
@@ -45,6 +49,8 @@ const (
 
 	// OTLP (issue 14).
 	ReasonMissingApp // missing_app: OTLP records whose resource names no app
+	// Rate limit (issue 10).
+	ReasonRateLimit // rate_limit: over APP_RATE_LIMIT (transport "router")
 	NumReasons
 )
 
@@ -73,6 +79,7 @@ var reasonNames = [NumReasons]string{
 	ReasonTooManyConnectionsPerIP: "too_many_connections_per_ip",
 
 	ReasonMissingApp: "missing_app",
+	ReasonRateLimit:  "rate_limit",
 }
 
 // String is the label value; "" for ReasonNone.
@@ -104,6 +111,8 @@ type Ingest struct {
 	// (transport http for PORT): too_many_connections (MAX_CONNECTIONS),
 	// too_many_connections_per_ip (MAX_CONNECTIONS_PER_IP).
 	// OTLP counts missing_app: records whose resource names no app.
+	// The router counts rate_limit (APP_RATE_LIMIT) under transport
+	// "router".
 	Rejected *prometheus.CounterVec // labels: transport, reason
 	// Connections is the number of open syslog TCP connections.
 	Connections prometheus.Gauge

@@ -21,6 +21,7 @@ func TestReasonLabels(t *testing.T) {
 
 		ReasonTooManyConnections: "too_many_connections", ReasonTooManyConnectionsPerIP: "too_many_connections_per_ip",
 		ReasonMissingApp: "missing_app",
+		ReasonRateLimit:  "rate_limit",
 	}
 	if len(want) != int(NumReasons) {
 		t.Fatalf("%d reasons pinned, %d defined", len(want), NumReasons)

@@ -21,6 +21,12 @@ type Router struct {
 	// drain after the daemon starts flushing the drains.
 	mu     sync.RWMutex
 	closed bool
+
+	// lim is the per-app rate limit, nil when off (LimitRate); the
+	// goroutine that reports its drops is stopped by Close.
+	lim     *limiter
+	stopLim context.CancelFunc
+	limDone chan struct{}
 }
 
 // New returns a router over store and workers. The workers are started and
@@ -48,7 +54,12 @@ func (r *Router) Publish(ctx context.Context, batch []sluice.Message) error {
 	if r.closed {
 		return sluice.ErrClosed
 	}
-	return r.publish(ctx, batch)
+	if r.lim == nil {
+		return r.publish(ctx, batch)
+	}
+	p := r.lim.decide(batch)
+	defer r.lim.commit(p) // Publish accepts what it is given, or fails with ctx
+	return r.publish(ctx, p.messages(batch))
 }
 
 func (r *Router) publish(ctx context.Context, batch []sluice.Message) error {
@@ -76,6 +87,21 @@ func (r *Router) TryPublish(batch []sluice.Message) error {
 	if r.closed {
 		return sluice.ErrClosed
 	}
+	if r.lim != nil {
+		// Tokens are spent only for a batch that is accepted: refused, it
+		// will be sent again.
+		p := r.lim.decide(batch)
+		if err := r.tryPublish(p.messages(batch)); err != nil {
+			r.lim.refund(p)
+			return err
+		}
+		r.lim.commit(p)
+		return nil
+	}
+	return r.tryPublish(batch)
+}
+
+func (r *Router) tryPublish(batch []sluice.Message) error {
 	if err := drains.TryEnqueueAll(r.blocking, batch); err != nil {
 		return err
 	}
@@ -86,9 +112,39 @@ func (r *Router) TryPublish(batch []sluice.Message) error {
 	return nil
 }
 
+// Offer is for senders that cannot be pushed back (syslog over UDP): it
+// never waits and never refuses for want of room. The rings and the
+// policy=drop drains take the whole batch; each policy=block drain takes
+// the messages that fit in its queue now and drops the rest, counted in its
+// dropped metric under drains.ReasonUDPNoBackpressure, so one app's full
+// blocking drain costs other apps nothing and the drain's accounting
+// still balances. It returns sluice.ErrClosed after Close.
+func (r *Router) Offer(batch []sluice.Message) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return sluice.ErrClosed
+	}
+	if r.lim != nil {
+		p := r.lim.decide(batch)
+		defer r.lim.commit(p)
+		batch = p.messages(batch)
+	}
+	r.store.Append(batch)
+	drains.OfferAll(r.workers, batch)
+	return nil
+}
+
 // Close makes every later Publish fail with sluice.ErrClosed and waits for
 // the publishes in progress to finish.
 func (r *Router) Close() {
+	if r.stopLim != nil {
+		r.stopLim()
+		<-r.limDone
+	}
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()

@@ -3,7 +3,7 @@
 # (default 30s), one after another: `go test -fuzz` takes one target of one
 # package at a time. The targets are found, not listed, so a new
 # `func FuzzX(f *testing.F)` in any _test.go file is run without editing
-# this script or the Makefile. Stops at the first failing target (its
+# this script or the Makefile (committed or not). Stops at the first failing target (its
 # crasher is in the package's testdata/fuzz/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ while IFS=: read -r file name; do
 	echo "== $pkg $name ($FUZZTIME)"
 	"$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"
 	n=$((n + 1))
-done < <(git ls-files -- '*_test.go' | xargs grep -Ho '^func Fuzz[A-Za-z0-9_]*(' | sed 's/^\(.*\):func \(Fuzz[A-Za-z0-9_]*\)($/\1:\2/' | sort)
+done < <(git ls-files --cached --others --exclude-standard -- '*_test.go' | xargs grep -Ho '^func Fuzz[A-Za-z0-9_]*(' | sed 's/^\(.*\):func \(Fuzz[A-Za-z0-9_]*\)($/\1:\2/' | sort)
 if [ "$n" -eq 0 ]; then
 	echo "no fuzz targets found" >&2
 	exit 1

@@ -105,7 +105,7 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 			return "", false
 		}
 		if len(vs) > 1 {
-			errs = append(errs, fmt.Errorf("%s=%q: given more than once", name, strings.Join(vs, ",")))
+			errs = append(errs, fmt.Errorf("%s: given more than once", name)) // not the values: drain_token is a secret
 		}
 		return vs[0], true
 	}

@@ -21,7 +21,7 @@ func TestParseURL(t *testing.T) {
 			want: syslogdrain.Config{Transport: syslogdrain.UDP, Addr: "127.0.0.1:514", MaxDatagram: 1200, Format: syslogdrain.FormatLogplex, Token: "d.1"}},
 		{raw: "syslog://h:514?format=rfc5424", want: syslogdrain.Config{Transport: syslogdrain.TCP, Addr: "h:514"}},
 		{raw: "syslog://u:p@h/x?format=json&drain_token=a%20b&max_datagram=10&insecure=2&y=1",
-			wantErr: []string{"missing port", "no credentials", `path "/x"`, `format="json"`, `drain_token="a b"`, "max_datagram", `insecure="2"`, `unknown parameter "y"`}},
+			wantErr: []string{"missing port", "no credentials", "a path: syslog drains take none", `format="json"`, "drain_token: want printable ASCII", "max_datagram", `insecure="2"`, `unknown parameter "y"`}},
 		{raw: "syslog://h:99999", wantErr: []string{`port "99999"`}},
 		{raw: "syslog://:514", wantErr: []string{"missing host"}},
 	} {

@@ -22,6 +22,7 @@ const (
 	evFrame                  // a frame
 	evTruncated              // a frame cut to the maximum; the rest is skipped
 	evBadCount               // a bad octet count; skipping to the next frame start
+	evOverlong               // a frame whose count ran into the next frame, cut where that one starts
 )
 
 // baseBufSize is the read buffer of a stream; it grows only to hold a
@@ -162,7 +163,9 @@ func (f *framer) findStart() bool {
 			f.mode = modeDetect
 			return true
 		}
-		if c < '1' || c > '9' || (i > 0 && isDigitByte(b[i-1])) {
+		// A run of digits, from its first (a '0' too: "010 <" holds the
+		// start "10 <", whatever was skipped before it).
+		if !isDigitByte(c) || (i > 0 && isDigitByte(b[i-1])) {
 			continue
 		}
 		end := i
@@ -175,6 +178,9 @@ func (f *framer) findStart() bool {
 		}
 		best, bestScore := -1, -1
 		for k := i; k < end; k++ {
+			if b[k] == '0' {
+				continue // no count starts with 0
+			}
 			if sc := chain(b[k:]); sc > bestScore {
 				best, bestScore = k, sc
 			}
@@ -201,9 +207,12 @@ const chainHops = 4
 // (up to chainHops), ending at the end of the buffered bytes or at an LF,
 // CR or NUL. It returns -1 when b is no frame start or a frame ends where
 // none can begin (a wrong reading), and 0 when b's header is incomplete.
-func chain(b []byte) int {
+func chain(b []byte) int { return chainN(b, chainHops) }
+
+// chainN is chain with at most max hops.
+func chainN(b []byte, max int) int {
 	hops := 0
-	for hops < chainHops {
+	for hops < max {
 		if len(b) == 0 {
 			return hops
 		}
@@ -228,7 +237,63 @@ func chain(b []byte) int {
 	return hops
 }
 
+// overrun finds, in the frame b[hdr:end] whose count ran past its end,
+// the first position after its header where a run of frames starts
+// ("MSG-LEN SP <", each frame followed by
+// the next) whose last frame runs past end: the frames the count
+// swallowed, the last of them in part. It returns 0 when there is none.
+func overrun(b []byte, hdr, end int) int {
+	for k := hdr + 1; k < end; k++ {
+		if c := b[k]; c < '1' || c > '9' {
+			continue // every digit of a run is tried: text ending in digits runs into the count
+		}
+		for pos := k; pos < end; {
+			n, h, need, bad := octet.Header(b[pos:])
+			if bad || need || pos+h >= len(b) || b[pos+h] != '<' {
+				break
+			}
+			if pos+h+n > end {
+				if chain(b[pos:]) >= 0 {
+					return k
+				}
+				break
+			}
+			pos += h + n
+		}
+	}
+	return 0
+}
+
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
+
+// followsAt reports whether the bytes at buf[e:w] (not empty) may be what
+// follows a frame: a separator, or "MSG-LEN SP <" whose frame is followed
+// by a separator or another "MSG-LEN SP <" (two hops, so that text ending
+// in digits that run into the next count, "m1" then "26 <13>…", is not
+// taken for a start), or too little of it to tell.
+func (f *framer) followsAt(e int) bool {
+	b := f.buf[:f.w]
+	for range 2 {
+		if e >= len(b) {
+			return true
+		}
+		switch b[e] {
+		case '\n', '\r', 0:
+			return true
+		}
+		n, h, need, bad := octet.Header(b[e:])
+		switch {
+		case bad:
+			return false
+		case need || e+h >= len(b):
+			return true
+		case b[e+h] != '<':
+			return false
+		}
+		e += h + n
+	}
+	return true
+}
 
 func (f *framer) nextOctet() ([]byte, event) {
 	b := f.buf[f.r:f.w]
@@ -248,6 +313,16 @@ func (f *framer) nextOctet() ([]byte, event) {
 		return nil, evNeedMore
 	}
 	f.want = 0
+	if n == keep && hdr+n < len(b) && !f.followsAt(f.r+hdr+n) {
+		// The count overran its frame: what follows it is no frame start.
+		// Cut the frame where a frame that runs past its end begins, so
+		// the count costs no good frame.
+		if k := overrun(b, hdr, hdr+n); k > 0 {
+			frame := b[hdr:k:k]
+			f.r += k
+			return frame, evOverlong
+		}
+	}
 	frame := b[hdr : hdr+keep : hdr+keep]
 	f.r += hdr + keep
 	if n > keep {

@@ -142,6 +142,10 @@ type session struct {
 	logEvery time.Duration // 0: log only the first rejection
 	logged   time.Time
 
+	// offer, when set, publishes instead of Publish without ever waiting
+	// (UDP: see offerer).
+	offer func([]sluice.Message) error
+
 	tok      []byte // the last token looked up, and its answer
 	tokGrant auth.Grant
 	tokOK    bool
@@ -249,7 +253,12 @@ func (s *session) flush(ctx context.Context) error {
 		return nil
 	}
 	n := len(s.batch)
-	err := s.in.pub.Publish(ctx, s.batch)
+	var err error
+	if s.offer != nil {
+		err = s.offer(s.batch)
+	} else {
+		err = s.in.pub.Publish(ctx, s.batch)
+	}
 	clear(s.batch) // drop the references into the read buffer
 	s.batch = s.batch[:0]
 	if err != nil {

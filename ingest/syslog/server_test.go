@@ -648,7 +648,12 @@ func TestTCPResyncAfterBadCount(t *testing.T) {
 		lost   int // good frames the bad one may take with it
 	}{
 		{"count too small", good(0, 10) + strconv.Itoa(len(bad)-7) + " " + bad + good(10, 100), 0},
-		{"count too large", good(0, 10) + strconv.Itoa(len(bad)+40) + " " + bad + good(10, 100), 2},
+		{"count too large", good(0, 10) + strconv.Itoa(len(bad)+40) + " " + bad + good(10, 100), 0},
+		{"count too large by one", good(0, 10) + strconv.Itoa(len(bad)+1) + " " + bad + good(10, 100), 0},
+		{"count too large, into a header", good(0, 10) + strconv.Itoa(len(bad)+2) + " " + bad + good(10, 100), 0},
+		{"count too small, no good frame before", strconv.Itoa(len(bad)-3) + " " + bad + good(0, 100), 0},
+		{"count too large, text ending in digits", good(0, 10) + strconv.Itoa(len(bad)+len("7")+30) + " " + msg("app", "broken7") + good(10, 100), 0},
+		{"count too large, no good frame before", strconv.Itoa(len(bad)+25) + " " + bad + good(0, 100), 0},
 		{"garbage count", good(0, 10) + "12x3 " + bad + good(10, 100), 0},
 		{"LF and NUL on one connection", "", 0},
 	}
@@ -690,8 +695,8 @@ func TestTCPResyncAfterBadCount(t *testing.T) {
 			if missing > tt.lost {
 				t.Fatalf("%d of 100 good frames lost, want at most %d (got %q)", missing, tt.lost, rec.texts())
 			}
-			if tt.stream != "" && rejected(m, metrics.SyslogTCP, "bad_octet_count") == 0 {
-				t.Fatalf("the skipped bytes were not counted")
+			if n := rejected(m, metrics.SyslogTCP, "bad_octet_count"); tt.stream != "" && n != 1 {
+				t.Fatalf("bad_octet_count = %d, want 1: the one skipped (or cut) range", n)
 			}
 		})
 	}

@@ -225,6 +225,10 @@ func (s *TCPServer) serveConn(ctx context.Context, c net.Conn) {
 					break frames
 				case evBadCount:
 					sess.reject(metrics.ReasonBadOctetCount, nil)
+				case evOverlong:
+					sess.reject(metrics.ReasonBadOctetCount, nil)
+					sess.frame(frame, now)
+					completed = true
 				case evTruncated:
 					sess.reject(metrics.ReasonTruncated, nil)
 					sess.frame(frame, now)

@@ -8,9 +8,20 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/metrics"
 )
+
+// offerer is a Publisher that can take a batch without ever waiting (the
+// router's Offer): a full policy=block drain drops what it has no room for,
+// counted as udp_no_backpressure, instead of stopping the socket. UDP
+// senders cannot be pushed back, so waiting would only make the kernel
+// drop every app's datagrams for one app's drain. A Publisher without it
+// (a test's) gets Publish.
+type offerer interface {
+	Offer(batch []sluice.Message) error
+}
 
 // udpLogEvery rate-limits the rejection warnings of the UDP socket, which
 // all senders share.
@@ -110,6 +121,9 @@ func (s *UDPServer) Serve() error {
 
 	var from netip.AddrPort
 	sess := newSession(s.in, func() string { return from.String() }, udpLogEvery)
+	if o, ok := s.in.pub.(offerer); ok {
+		sess.offer = o.Offer
+	}
 	// The largest UDP payload is 65507 bytes.
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, oobSize)

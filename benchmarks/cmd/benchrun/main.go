@@ -245,6 +245,7 @@ func (b *bench) workloads() []workload {
 	add("http-drain", "sluiced", "sluiced syslog TCP → HTTP drain (block) → httpsink, 2 conns, 100 apps", b.httpDrain)
 	add("tail", "sluiced", fmt.Sprintf("sluiced 100 tails on one app, %s msgs/s over 100 apps", thousands(float64(b.tailRate))), b.tailLatency)
 	b.edgeRows(add) // rows_edges.go: otlp-rings, ship, agent, agent-rsyslog-imfile
+	add("crash", "sluiced", "sluiced SIGKILL under syslog TCP load (2 conns, 100 apps), restart: time to serving", b.crash)
 	return ws
 }
 
