@@ -1,0 +1,348 @@
+package daemon_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-logs/sluice/internal/eventually"
+)
+
+// The memory rows of issue 10's abuse table (1, 3 and 8), each against the
+// real sluiced binary, with its memory read from /proc/PID/status (VmHWM,
+// the peak resident set), not guessed. The bound is the issue's target:
+// peak RSS ≤ MEMORY_LIMIT × 1.5 + 64 MiB.
+
+const abuseMemoryLimit = 64 << 20
+
+// rssBound is the issue's target for abuseMemoryLimit.
+const rssBound = abuseMemoryLimit*3/2 + 64<<20
+
+// sluicedProc is a sluiced process started by a test.
+type sluicedProc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	base string // http://127.0.0.1:port
+	tcp  string
+	out  *syncBuf
+}
+
+// startSluiced runs the sluiced binary with loopback listeners and env
+// overrides, and waits for it to listen.
+func startSluiced(t *testing.T, env ...string) *sluicedProc {
+	t.Helper()
+	bin := binaries(t)
+	cmd := exec.Command(bin + "/sluiced")
+	cmd.Env = append([]string{"PORT=0", "SYSLOG_TCP_ADDR=127.0.0.1:0", "SYSLOG_UDP_ADDR=", "SHUTDOWN_TIMEOUT=2s"}, env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &sluicedProc{t: t, cmd: cmd, out: &syncBuf{}}
+	cmd.Stderr = p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	ready := make(chan map[string]any, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			p.out.Write(append(sc.Bytes(), '\n'))
+			var ev map[string]any
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev["msg"] == "sluiced listening" {
+				ready <- ev
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case ev, ok := <-ready:
+		if !ok {
+			t.Fatalf("sluiced exited before listening:\n%s", p.out.String())
+		}
+		p.base = "http://" + strings.Replace(ev["http"].(string), "[::]", "127.0.0.1", 1)
+		p.tcp, _ = ev["syslog_tcp"].(string)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("sluiced did not listen within 20s:\n%s", p.out.String())
+	}
+	return p
+}
+
+// status returns a field of /proc/PID/status in bytes (VmHWM, VmRSS).
+func (p *sluicedProc) status(field string) int64 {
+	p.t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		p.t.Skipf("cannot read the process's memory (/proc): %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				p.t.Fatalf("%s: %q", field, l)
+			}
+			return kb << 10
+		}
+	}
+	p.t.Fatalf("no %s in /proc/PID/status", field)
+	return 0
+}
+
+// metric reads one series of sluiced's /metrics, -1 when absent.
+func (p *sluicedProc) metric(series string) float64 {
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if name, val, ok := strings.Cut(sc.Text(), " "); ok && name == series {
+			f, _ := strconv.ParseFloat(val, 64)
+			return f
+		}
+	}
+	return -1
+}
+
+// checkPeak fails the test when sluiced's peak RSS passed the bound.
+func (p *sluicedProc) checkPeak(what string) {
+	p.t.Helper()
+	hwm := p.status("VmHWM")
+	p.t.Logf("%s: peak RSS %.1f MiB (bound %d MiB), RSS now %.1f MiB", what,
+		float64(hwm)/(1<<20), rssBound>>20, float64(p.status("VmRSS"))/(1<<20))
+	if hwm > rssBound {
+		p.t.Errorf("%s: peak RSS %d MiB, over MEMORY_LIMIT×1.5+64MiB = %d MiB", what, hwm>>20, rssBound>>20)
+	}
+}
+
+// ingestWorks posts one line for app and waits until it can be read back:
+// the router still serves a well-behaved client after the attack.
+func (p *sluicedProc) ingestWorks(app string) {
+	p.t.Helper()
+	eventually.True(p.t, "a well-behaved POST is accepted", func() bool {
+		resp, err := http.Post(p.base+"/logs?app="+app, "text/plain", strings.NewReader("still here\n"))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNoContent
+	})
+	eventually.True(p.t, "the line is readable", func() bool {
+		resp, err := http.Get(p.base + "/apps/" + app + "/logs?num=5")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "still here")
+	})
+}
+
+// gzipBomb is a text/plain body of about size bytes of log lines, gzipped
+// (about 15 MiB → 50 KB).
+func gzipBomb(t *testing.T, size int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	line := []byte(strings.Repeat("x", 90) + " bomb line\n")
+	for n := 0; n < size; n += len(line) {
+		zw.Write(line)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Row 1: 50 concurrent POSTs of a small gzip body that inflates to 15 MiB.
+// Before the budget: ~85 MB per request, 4.25 GB peak.
+func TestAbuseGzipBodiesStayInBudget(t *testing.T) {
+	const clients = 50
+	bomb := gzipBomb(t, 15<<20)
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	client := &http.Client{Timeout: 60 * time.Second}
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", p.base+"/logs?app=bomb", bytes.NewReader(bomb))
+			req.Header.Set("Content-Type", "text/plain")
+			req.Header.Set("Content-Encoding", "gzip")
+			resp, err := client.Do(req)
+			code := -1
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				code = resp.StatusCode
+				if code == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+					t.Errorf("503 without Retry-After")
+				}
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d bodies of %d KB (15 MiB inflated): answers %v", clients, len(bomb)>>10, codes)
+	for code := range codes {
+		if code != http.StatusNoContent && code != http.StatusServiceUnavailable {
+			t.Errorf("answer %d: want 204 or 503 + Retry-After", code)
+		}
+	}
+	p.checkPeak("50 gzip bodies")
+	p.ingestWorks("calm")
+}
+
+// Row 3: 1,000 tail clients on one app that never read, while the app
+// writes 8 KB lines. MAX_TAILS and MAX_TAILS_PER_APP are raised to let all
+// of them in: the budget, not the caps, must bound their memory.
+func TestAbuseStalledTailsStayInBudget(t *testing.T) {
+	tails, lines := 1000, 20_000
+	if testing.Short() {
+		tails, lines = 200, 5000
+	}
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB", "MAX_TAILS=1000", "MAX_TAILS_PER_APP=1000")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	host := strings.TrimPrefix(p.base, "http://")
+	for range tails {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096) // a client that reads nothing, with a small window
+		}
+		conns = append(conns, c)
+		if _, err := io.WriteString(c, "GET /apps/stalled/logs?tail=1&num=0 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+	}
+	eventually.True(t, "the tails are open", func() bool {
+		return p.metric("sluice_tail_sessions") >= float64(tails)*0.9
+	})
+	t.Logf("%v tails open", p.metric("sluice_tail_sessions"))
+	sendLines(t, p.tcp, "stalled", lines, 8<<10)
+	eventually.True(t, "the lines are in", func() bool {
+		return p.metric(`sluice_ingest_messages_total{transport="syslog_tcp"}`) >= float64(lines)
+	})
+	p.checkPeak(fmt.Sprintf("%d stalled tails, %d lines of 8 KB", tails, lines))
+	p.ingestWorks("calm")
+}
+
+// sendLines sends n octet-framed RFC 5424 lines of size bytes for app over
+// one TCP connection.
+func sendLines(t *testing.T, addr, app string, n, size int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w := bufio.NewWriterSize(c, 256<<10)
+	text := strings.Repeat("y", size)
+	for i := range n {
+		f := "<190>1 - h " + app + " web.1 - - " + strconv.Itoa(i) + " " + text
+		fmt.Fprintf(w, "%d %s", len(f), f)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Row 8: 100,000 app names under MEMORY_LIMIT=64MiB. Before the budget the
+// rings peaked 18% over the limit and the process at 3.7× it.
+func TestAbuseManyAppsStayInBudget(t *testing.T) {
+	apps, rounds := 100_000, 3
+	if testing.Short() {
+		apps = 20_000
+	}
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB")
+	var peakRings atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go func() { // samples the rings' memory while the load runs
+		defer close(polled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := int64(p.metric("sluice_buffer_bytes")); v > peakRings.Load() {
+				peakRings.Store(v)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for conn := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", p.tcp)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			w := bufio.NewWriterSize(c, 256<<10)
+			text := strings.Repeat("z", 200)
+			for r := range rounds {
+				for a := conn; a < apps; a += 2 {
+					f := "<190>1 - h app" + strconv.Itoa(a) + " web.1 - - " + strconv.Itoa(r) + " " + text
+					fmt.Fprintf(w, "%d %s", len(f), f)
+				}
+			}
+			if err := w.Flush(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	eventually.True(t, "every line is in", func() bool {
+		return p.metric(`sluice_ingest_messages_total{transport="syslog_tcp"}`) >= float64(apps*rounds)
+	})
+	cancel()
+	<-polled
+	if v := int64(p.metric("sluice_buffer_bytes_peak")); v > peakRings.Load() {
+		peakRings.Store(v) // exact, where sluiced keeps it
+	}
+	t.Logf("%d apps × %d rounds: rings peaked at %.1f MiB (MEMORY_LIMIT %d MiB)", apps, rounds,
+		float64(peakRings.Load())/(1<<20), abuseMemoryLimit>>20)
+	if peakRings.Load() > abuseMemoryLimit {
+		t.Errorf("rings peaked at %d bytes, over MEMORY_LIMIT %d", peakRings.Load(), abuseMemoryLimit)
+	}
+	p.checkPeak(fmt.Sprintf("%d apps", apps))
+	p.ingestWorks("calm")
+}
