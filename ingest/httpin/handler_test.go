@@ -69,7 +69,7 @@ type serverOpts struct {
 	maxMessage    int
 	serverMaxBody int // fasthttp's MaxRequestBodySize; 0: 4*maxBody
 	publishErr    error
-	defaultApp    string // SYSLOG_DEFAULT_APP
+	defaultApp    string       // SYSLOG_DEFAULT_APP
 	bodies        *budget.Pool // MAX_INFLIGHT_BODY_BYTES; nil: unlimited
 }
 
