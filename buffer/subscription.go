@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-logs/sluice"

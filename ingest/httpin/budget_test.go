@@ -10,43 +10,57 @@ import (
 	"github.com/sluice-logs/sluice/internal/budget"
 )
 
-// Request bodies are held within the memory budget's pool: a body whose
-// decompression or whose parsed messages would take the pool over its
-// limit is answered 503 with Retry-After, counted memory_budget, and
-// nothing of it is published; the pool is empty after every request.
+// Request bodies are held within the memory budget's pool. A body whose
+// decompression or parsed messages need more than is left of the pool
+// (another request holds the rest) gets 503 with Retry-After, counted
+// memory_budget; one that needs more than the whole pool gets 413, counted
+// too_large; nothing of either is published, and the pool is empty after
+// every request.
 func TestBodiesWithinBudget(t *testing.T) {
-	const poolSize = 1 << 20
-	tiny := strings.Repeat("a\n", 200<<10)                       // 400 KiB of 2-byte lines: 200k messages
-	bomb := strings.Repeat(strings.Repeat("x", 99)+"\n", 40<<10) // 4 MiB inflated
+	const poolSize = 8 << 20
+	line := strings.Repeat("x", 99) + "\n"
+	text := map[string]string{"Content-Type": "text/plain"}
+	gzipped := map[string]string{"Content-Type": "text/plain", "Content-Encoding": "gzip"}
 	for _, tc := range []struct {
 		name   string
 		body   []byte
 		hdr    map[string]string
+		held   int64 // by another request meanwhile
 		status int
+		reason string
 	}{
-		{"small text", []byte("hello\nworld\n"), map[string]string{"Content-Type": "text/plain"}, http.StatusNoContent},
-		{"small gzip", gz(t, []byte("hello\n")), map[string]string{"Content-Type": "text/plain", "Content-Encoding": "gzip"}, http.StatusNoContent},
-		{"gzip inflating past the pool", gz(t, []byte(bomb)), map[string]string{"Content-Type": "text/plain", "Content-Encoding": "gzip"}, http.StatusServiceUnavailable},
-		{"messages past the pool", []byte(tiny), map[string]string{"Content-Type": "text/plain"}, http.StatusServiceUnavailable},
-		{"ndjson messages past the pool", bytes.Repeat([]byte(`{"app":"a","msg":"m"}`+"\n"), 60<<10), map[string]string{"Content-Type": "application/x-ndjson"}, http.StatusServiceUnavailable},
-		{"logplex frames past the pool", bytes.Repeat([]byte(frame(rfc5424("a", "web.1", "m"))), 60<<10), map[string]string{"Content-Type": "application/logplex-1"}, http.StatusServiceUnavailable},
+		{"small text", []byte("hello\nworld\n"), text, 7 << 20, http.StatusNoContent, ""},
+		{"small gzip", gz(t, []byte("hello\n")), gzipped, 7 << 20, http.StatusNoContent, ""},
+		{"gzip inflating past what is left", gz(t, []byte(strings.Repeat(line, 20<<10))), gzipped, 7 << 20, http.StatusServiceUnavailable, "memory_budget"},
+		{"gzip inflating past the whole pool", gz(t, []byte(strings.Repeat(line, 120<<10))), gzipped, 0, http.StatusRequestEntityTooLarge, "too_large"},
+		{"2-byte lines: messages past the whole pool", []byte(strings.Repeat("a\n", 200<<10)), text, 0, http.StatusRequestEntityTooLarge, "too_large"},
+		{"ndjson messages past what is left", bytes.Repeat([]byte(`{"app":"a","msg":"m"}`+"\n"), 20<<10), map[string]string{"Content-Type": "application/x-ndjson"}, 7 << 20, http.StatusServiceUnavailable, "memory_budget"},
+		{"logplex frames past what is left", bytes.Repeat([]byte(frame(rfc5424("a", "web.1", "m"))), 20<<10), map[string]string{"Content-Type": "application/logplex-1"}, 7 << 20, http.StatusServiceUnavailable, "memory_budget"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pool := budget.NewPool(poolSize)
+			other := pool.Lease()
+			if !other.Grow(tc.held) {
+				t.Fatal("cannot hold")
+			}
 			s := startServer(t, serverOpts{maxBody: 16 << 20, bodies: pool})
 			resp := s.post(t, "POST", "?app=a", tc.hdr, tc.body)
 			if resp.status != tc.status {
 				t.Fatalf("status %d (%q), want %d", resp.status, resp.body, tc.status)
 			}
 			rejected, accepted := s.counts(t)
-			if tc.status == http.StatusServiceUnavailable {
-				if resp.header.Get("Retry-After") == "" || !strings.Contains(resp.body, "MAX_INFLIGHT_BODY_BYTES") {
-					t.Errorf("503 without Retry-After or reason: %v %q", resp.header, resp.body)
-				}
-				if rejected["memory_budget"] != 1 || accepted != 0 || len(s.pub.got()) != 0 {
+			if tc.reason != "" {
+				if rejected[tc.reason] != 1 || accepted != 0 || len(s.pub.got()) != 0 {
 					t.Errorf("rejected %v, accepted %v, published %d", rejected, accepted, len(s.pub.got()))
 				}
+				if !strings.Contains(resp.body, "MAX_INFLIGHT_BODY_BYTES") {
+					t.Errorf("answer does not name the limit: %q", resp.body)
+				}
 			}
+			if (tc.status == http.StatusServiceUnavailable) != (resp.header.Get("Retry-After") != "") {
+				t.Errorf("status %d with Retry-After %q", resp.status, resp.header.Get("Retry-After"))
+			}
+			other.Release()
 			if pool.Used() != 0 || pool.Peak() > poolSize {
 				t.Errorf("pool holds %d after the request, peaked at %d", pool.Used(), pool.Peak())
 			}

@@ -378,7 +378,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 		h.decodeText(r, body, tw, bytesString(ctx.QueryArgs().Peek("proc")), received)
 	}
 	if r.overBudget {
-		h.overBudget(ctx)
+		h.overBudget(ctx, r)
 		return
 	}
 	if r.forbidden != 0 {
@@ -405,7 +405,7 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 	}
 	// The body as read, and the buffers this pooled request already has.
 	if !r.lease.Grow(int64(len(body)) + int64(cap(r.inflated)) + int64(cap(r.msgs))*msgSize) {
-		h.overBudget(ctx)
+		h.overBudget(ctx, r)
 		return nil, false
 	}
 	if gzipped {
@@ -414,7 +414,7 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 		// hold part of what they need could starve one another.
 		if want := gunzip.SizeHint(body, h.maxBody); want > int64(cap(r.inflated)) {
 			if !r.lease.Grow(want - int64(cap(r.inflated))) {
-				h.overBudget(ctx)
+				h.overBudget(ctx, r)
 				return nil, false
 			}
 			r.inflated = make([]byte, 0, want)
@@ -423,7 +423,7 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 		r.inflated, err = gunzip.AppendWithin(r.inflated[:0], body, h.maxBody, &r.lease)
 		switch {
 		case errors.Is(err, gunzip.ErrOverBudget):
-			h.overBudget(ctx)
+			h.overBudget(ctx, r)
 			return nil, false
 		case errors.Is(err, gunzip.ErrTooLarge):
 			h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
@@ -442,7 +442,7 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 	// add grows the messages past this): take their room at once too.
 	if n := bytes.Count(body, []byte{'\n'}) + 1; n > cap(r.msgs) {
 		if !r.lease.Grow(int64(n-cap(r.msgs)) * msgSize) {
-			h.overBudget(ctx)
+			h.overBudget(ctx, r)
 			return nil, false
 		}
 		r.msgs = slices.Grow(r.msgs[:0], n)
@@ -502,7 +502,14 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, r *request) {
 
 // overBudget answers a request the memory budget cannot take now: 503
 // with Retry-After, counted as memory_budget. Nothing of it was published.
-func (h *Handler) overBudget(ctx *fasthttp.RequestCtx) {
+// A request that needs more than the whole pool gets 413 instead (counted
+// too_large): retrying cannot help.
+func (h *Handler) overBudget(ctx *fasthttp.RequestCtx, r *request) {
+	if r.lease.Never() {
+		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge,
+			"body needs more memory than MAX_INFLIGHT_BODY_BYTES allows all requests together; send it in parts")
+		return
+	}
 	ctx.Response.Header.Set("Retry-After", "1")
 	h.respond(ctx, fasthttp.StatusServiceUnavailable, metrics.ReasonMemoryBudget,
 		"request bodies in flight are at MAX_INFLIGHT_BODY_BYTES, retry later")

@@ -74,23 +74,39 @@ func TestDecodeCostCoversUnmarshal(t *testing.T) {
 	}
 }
 
-// A request whose decoding would take the pool over its limit gets 503
-// with Retry-After, counted memory_budget, publishing nothing; a small one
-// passes; the pool is empty after each.
+// A request whose decoding needs more than is left of the pool (another
+// request holds the rest) gets 503 with Retry-After, counted memory_budget;
+// more than the whole pool, 413 (too_large); a small one passes; nothing
+// refused is published, and the pool is empty after each.
 func TestBodiesWithinBudget(t *testing.T) {
-	pool := budget.NewPool(1 << 20)
-	s := startServer(t, serverOpts{maxBody: 16 << 20, maxRecords: 1 << 20, bodies: pool})
-	a := post(t, s.url, "application/x-protobuf", marshal(t, manyRecords(20_000, "m")))
-	if a.code != http.StatusServiceUnavailable || a.header.Get("Retry-After") == "" {
-		t.Fatalf("answer %d %v, want 503 with Retry-After", a.code, a.header)
-	}
-	if s.rejected("memory_budget") != 1 || s.accepted() != 0 || len(s.pub.got()) != 0 {
-		t.Fatalf("rejected %v, accepted %v", s.rejected("memory_budget"), s.accepted())
-	}
-	if a := post(t, s.url, "application/x-protobuf", marshal(t, manyRecords(10, "m"))); a.code != http.StatusOK {
-		t.Fatalf("small request: %d", a.code)
-	}
-	if pool.Used() != 0 || pool.Peak() > pool.Limit() {
-		t.Fatalf("pool holds %d, peaked %d", pool.Used(), pool.Peak())
+	big := marshal(t, manyRecords(20_000, "m")) // about 11 MB to decode
+	for _, tc := range []struct {
+		name       string
+		pool, held int64
+		body       []byte
+		code       int
+		reason     string
+	}{
+		{"past what is left", 16 << 20, 8 << 20, big, http.StatusServiceUnavailable, "memory_budget"},
+		{"past the whole pool", 1 << 20, 0, big, http.StatusRequestEntityTooLarge, "too_large"},
+		{"small", 1 << 20, 512 << 10, marshal(t, manyRecords(10, "m")), http.StatusOK, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := budget.NewPool(tc.pool)
+			other := pool.Lease()
+			other.Grow(tc.held)
+			s := startServer(t, serverOpts{maxBody: 16 << 20, maxRecords: 1 << 20, bodies: pool})
+			a := post(t, s.url, "application/x-protobuf", tc.body)
+			if a.code != tc.code || (a.code == http.StatusServiceUnavailable) != (a.header.Get("Retry-After") != "") {
+				t.Fatalf("answer %d %v, want %d (Retry-After with 503)", a.code, a.header, tc.code)
+			}
+			if tc.reason != "" && (s.rejected(tc.reason) != 1 || s.accepted() != 0 || len(s.pub.got()) != 0) {
+				t.Fatalf("rejected %v, accepted %v", s.rejected(tc.reason), s.accepted())
+			}
+			other.Release()
+			if pool.Used() != 0 || pool.Peak() > pool.Limit() {
+				t.Fatalf("pool holds %d, peaked %d", pool.Used(), pool.Peak())
+			}
+		})
 	}
 }

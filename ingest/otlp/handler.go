@@ -246,7 +246,7 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	// Decoding allocates several times the body: take its estimate and
 	// the messages' room at once, before decoding.
 	if cost, records := decodeCost(body, enc == encodingJSON); !lease.Grow(cost) {
-		h.overBudget(ctx, enc)
+		h.overBudget(ctx, enc, &lease)
 		return
 	} else if records > cap(r.msgs) {
 		r.msgs = slices.Grow(r.msgs[:0], records)
@@ -331,13 +331,13 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, enc encoding, r *request, gzipp
 	}
 	// The body as read, and the buffers this pooled request already has.
 	if !lease.Grow(int64(len(body)) + int64(cap(r.inflated)+cap(r.sd)+cap(r.scratch)) + int64(cap(r.msgs))*msgSize) {
-		h.overBudget(ctx, enc)
+		h.overBudget(ctx, enc, lease)
 		return nil, false
 	}
 	if gzipped {
 		if want := gunzip.SizeHint(body, h.maxBody); want > int64(cap(r.inflated)) {
 			if !lease.Grow(want - int64(cap(r.inflated))) {
-				h.overBudget(ctx, enc)
+				h.overBudget(ctx, enc, lease)
 				return nil, false
 			}
 			r.inflated = make([]byte, 0, want)
@@ -346,7 +346,7 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, enc encoding, r *request, gzipp
 		r.inflated, err = gunzip.AppendWithin(r.inflated[:0], body, h.maxBody, lease)
 		switch {
 		case errors.Is(err, gunzip.ErrOverBudget):
-			h.overBudget(ctx, enc)
+			h.overBudget(ctx, enc, lease)
 			return nil, false
 		case errors.Is(err, gunzip.ErrTooLarge):
 			h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
@@ -406,7 +406,14 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, enc encoding, r *request) {
 
 // overBudget answers a request the memory budget cannot take now: 503
 // with Retry-After, counted as memory_budget. Nothing of it was published.
-func (h *Handler) overBudget(ctx *fasthttp.RequestCtx, enc encoding) {
+// A request that needs more than the whole pool gets 413 instead (counted
+// too_large): retrying cannot help.
+func (h *Handler) overBudget(ctx *fasthttp.RequestCtx, enc encoding, lease *budget.Lease) {
+	if lease.Never() {
+		h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge,
+			"request needs more memory than MAX_INFLIGHT_BODY_BYTES allows all requests together; send it in parts")
+		return
+	}
 	ctx.Response.Header.Set("Retry-After", "1")
 	h.fail(ctx, enc, fasthttp.StatusServiceUnavailable, metrics.ReasonMemoryBudget,
 		"request bodies in flight are at MAX_INFLIGHT_BODY_BYTES, retry later")

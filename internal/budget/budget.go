@@ -118,8 +118,9 @@ func (p *Pool) take(n int64) bool {
 // Lease is what one request holds of a pool. The zero value of a Lease
 // made by Pool.Lease holds nothing.
 type Lease struct {
-	p *Pool
-	n int64
+	p     *Pool
+	n     int64
+	never bool // the last failed Grow asked for more than the whole pool
 }
 
 // Lease starts a lease on p (p may be nil: unlimited).
@@ -132,11 +133,17 @@ func (l *Lease) Grow(n int64) bool {
 		return true
 	}
 	if l.p != nil && !l.p.take(n) {
+		l.never = l.n+n > l.p.limit
 		return false
 	}
 	l.n += n
 	return true
 }
+
+// Never reports whether the last Grow that failed asked for more than the
+// whole pool: the request can never be served (413), rather than not now
+// (503).
+func (l *Lease) Never() bool { return l.never }
 
 // GrowTo grows the lease to hold at least n bytes.
 func (l *Lease) GrowTo(n int64) bool { return l.Grow(n - l.n) }
@@ -149,5 +156,5 @@ func (l *Lease) Release() {
 	if l.p != nil && l.n != 0 {
 		l.p.used.Add(-l.n)
 	}
-	l.n = 0
+	l.n, l.never = 0, false
 }

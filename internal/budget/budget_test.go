@@ -51,8 +51,11 @@ func TestLease(t *testing.T) {
 	if !a.Grow(60) || !a.GrowTo(70) || a.Held() != 70 {
 		t.Fatalf("a holds %d", a.Held())
 	}
-	if b.Grow(31) {
-		t.Fatal("b took more than is left")
+	if b.Grow(31) || b.Never() {
+		t.Fatal("b took more than is left, or thinks it never could")
+	}
+	if c := p.Lease(); c.Grow(101) || !c.Never() {
+		t.Fatal("more than the pool: not refused for good")
 	}
 	if b.Held() != 0 || p.Used() != 70 {
 		t.Fatalf("a failed Grow took something: b %d, pool %d", b.Held(), p.Used())
