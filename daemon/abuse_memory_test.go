@@ -131,6 +131,10 @@ func (p *sluicedProc) checkPeak(what string) {
 	hwm := p.status("VmHWM")
 	p.t.Logf("%s: peak RSS %.1f MiB (bound %d MiB), RSS now %.1f MiB", what,
 		float64(hwm)/(1<<20), rssBound>>20, float64(p.status("VmRSS"))/(1<<20))
+	mib := func(series string) string { return fmt.Sprintf("%.1f", p.metric(series)/(1<<20)) }
+	p.t.Logf("now: Go sys %s MiB, heap in use %s MiB, stacks %s MiB, rings %s MiB, ring chunks free %s MiB, bodies peak %s MiB",
+		mib("go_memstats_sys_bytes"), mib("go_memstats_heap_inuse_bytes"), mib("go_memstats_stack_inuse_bytes"),
+		mib("sluice_buffer_bytes"), mib("sluice_buffer_free_bytes"), mib("sluice_inflight_body_bytes_peak"))
 	if hwm > rssBound {
 		p.t.Errorf("%s: peak RSS %d MiB, over MEMORY_LIMIT×1.5+64MiB = %d MiB", what, hwm>>20, rssBound>>20)
 	}
@@ -175,12 +179,10 @@ func gzipBomb(t *testing.T, size int) []byte {
 	return b.Bytes()
 }
 
-// Row 1: 50 concurrent POSTs of a small gzip body that inflates to 15 MiB.
-// Before the budget: ~85 MB per request, 4.25 GB peak.
-func TestAbuseGzipBodiesStayInBudget(t *testing.T) {
-	const clients = 50
+// attackGzip sends clients concurrent POSTs of a 52 KB gzip body that
+// inflates to 15 MiB and returns the answers by status (-1: no answer).
+func attackGzip(t *testing.T, p *sluicedProc, clients int) map[int]int {
 	bomb := gzipBomb(t, 15<<20)
-	p := startSluiced(t, "MEMORY_LIMIT=64MiB")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	codes := map[int]int{}
@@ -218,49 +220,36 @@ func TestAbuseGzipBodiesStayInBudget(t *testing.T) {
 			t.Errorf("answer %d: want 204, 503 + Retry-After or 413", code)
 		}
 	}
-	p.checkPeak("50 gzip bodies")
-	p.ingestWorks("calm")
+	return codes
 }
 
-// Row 3: 1,000 tail clients on one app that never read, while the app
-// writes 8 KB lines. MAX_TAILS and MAX_TAILS_PER_APP are raised to let all
-// of them in: the budget, not the caps, must bound their memory.
-func TestAbuseStalledTailsStayInBudget(t *testing.T) {
-	tails, lines := 1000, 20_000
-	if testing.Short() {
-		tails, lines = 200, 5000
-	}
-	p := startSluiced(t, "MEMORY_LIMIT=64MiB", "MAX_TAILS=1000", "MAX_TAILS_PER_APP=1000")
-	var conns []net.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
+// attackTails opens n tails on app "stalled" that never read, then sends
+// lines of 8 KB for it; it returns when the lines are in, leaving the tails
+// open until the test ends.
+func attackTails(t *testing.T, p *sluicedProc, n, lines int) {
 	host := strings.TrimPrefix(p.base, "http://")
-	for range tails {
+	for range n {
 		c, err := net.Dial("tcp", host)
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
+		t.Cleanup(func() { c.Close() })
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetReadBuffer(4096) // a client that reads nothing, with a small window
 		}
-		conns = append(conns, c)
 		if _, err := io.WriteString(c, "GET /apps/stalled/logs?tail=1&num=0 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			t.Fatalf("write: %v", err)
 		}
 	}
 	eventually.True(t, "the tails are open", func() bool {
-		return p.metric("sluice_tail_sessions") >= float64(tails)*0.9
+		return p.metric("sluice_tail_sessions") >= float64(n)*0.9
 	})
 	t.Logf("%v tails open", p.metric("sluice_tail_sessions"))
+	before := p.metric(`sluice_ingest_messages_total{transport="syslog_tcp"}`)
 	sendLines(t, p.tcp, "stalled", lines, 8<<10)
 	eventually.True(t, "the lines are in", func() bool {
-		return p.metric(`sluice_ingest_messages_total{transport="syslog_tcp"}`) >= float64(lines)
+		return p.metric(`sluice_ingest_messages_total{transport="syslog_tcp"}`) >= before+float64(lines)
 	})
-	p.checkPeak(fmt.Sprintf("%d stalled tails, %d lines of 8 KB", tails, lines))
-	p.ingestWorks("calm")
 }
 
 // sendLines sends n octet-framed RFC 5424 lines of size bytes for app over
@@ -283,14 +272,9 @@ func sendLines(t *testing.T, addr, app string, n, size int) {
 	}
 }
 
-// Row 8: 100,000 app names under MEMORY_LIMIT=64MiB. Before the budget the
-// rings peaked 18% over the limit and the process at 3.7× it.
-func TestAbuseManyAppsStayInBudget(t *testing.T) {
-	apps, rounds := 100_000, 3
-	if testing.Short() {
-		apps = 20_000
-	}
-	p := startSluiced(t, "MEMORY_LIMIT=64MiB")
+// attackApps sends rounds lines of 200 bytes to each of apps app names
+// over two connections, and returns the most the rings held meanwhile.
+func attackApps(t *testing.T, p *sluicedProc, apps, rounds int) int64 {
 	var peakRings atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	polled := make(chan struct{})
@@ -309,6 +293,7 @@ func TestAbuseManyAppsStayInBudget(t *testing.T) {
 			}
 		}
 	}()
+	before := p.metric(`sluice_ingest_messages_total{transport="syslog_tcp"}`)
 	var wg sync.WaitGroup
 	for conn := range 2 {
 		wg.Add(1)
@@ -335,7 +320,7 @@ func TestAbuseManyAppsStayInBudget(t *testing.T) {
 	}
 	wg.Wait()
 	eventually.True(t, "every line is in", func() bool {
-		return p.metric(`sluice_ingest_messages_total{transport="syslog_tcp"}`) >= float64(apps*rounds)
+		return p.metric(`sluice_ingest_messages_total{transport="syslog_tcp"}`) >= before+float64(apps*rounds)
 	})
 	cancel()
 	<-polled
@@ -344,12 +329,107 @@ func TestAbuseManyAppsStayInBudget(t *testing.T) {
 	}
 	t.Logf("%d apps × %d rounds: rings peaked at %.1f MiB (MEMORY_LIMIT %d MiB)", apps, rounds,
 		float64(peakRings.Load())/(1<<20), abuseMemoryLimit>>20)
-	// An append that crosses the limit is counted before the reclaim it
-	// triggers: the appends in flight then (a batch per connection) may
-	// be over, never more.
-	if peakRings.Load() > abuseMemoryLimit+2<<20 {
-		t.Errorf("rings peaked at %d bytes, over MEMORY_LIMIT %d + 2 MiB", peakRings.Load(), abuseMemoryLimit)
+	return peakRings.Load()
+}
+
+// checkRings fails the test when the rings went over MEMORY_LIMIT. An
+// append that crosses the limit is counted before the reclaim it triggers:
+// the appends in flight then (a batch per connection) may be over, never
+// more.
+func checkRings(t *testing.T, peak int64) {
+	t.Helper()
+	if peak > abuseMemoryLimit+2<<20 {
+		t.Errorf("rings peaked at %d bytes, over MEMORY_LIMIT %d + 2 MiB", peak, abuseMemoryLimit)
 	}
+}
+
+// Row 1: 50 concurrent POSTs of a small gzip body that inflates to 15 MiB.
+// Before the budget: ~85 MB per request, 4.25 GB peak (2.5 GB here).
+func TestAbuseGzipBodiesStayInBudget(t *testing.T) {
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB")
+	attackGzip(t, p, 50)
+	p.checkPeak("50 gzip bodies")
+	p.ingestWorks("calm")
+}
+
+// Row 3: 1,000 tail clients on one app that never read, while the app
+// writes 8 KB lines. MAX_TAILS_PER_APP is raised to let all of them in: the
+// budget, not the per-app cap, must bound their memory.
+func TestAbuseStalledTailsStayInBudget(t *testing.T) {
+	tails, lines := 1000, 20_000
+	if testing.Short() {
+		tails, lines = 200, 5000
+	}
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB", "MAX_TAILS_PER_APP=1000")
+	attackTails(t, p, tails, lines)
+	p.checkPeak(fmt.Sprintf("%d stalled tails, %d lines of 8 KB", tails, lines))
+	p.ingestWorks("calm")
+}
+
+// Row 8: 100,000 app names under MEMORY_LIMIT=64MiB. Before the budget the
+// rings peaked 18% over the limit and the process at 3.7× it.
+func TestAbuseManyAppsStayInBudget(t *testing.T) {
+	apps, rounds := 100_000, 3
+	if testing.Short() {
+		apps = 20_000
+	}
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB")
+	checkRings(t, attackApps(t, p, apps, rounds))
 	p.checkPeak(fmt.Sprintf("%d apps", apps))
 	p.ingestWorks("calm")
+}
+
+// The issue's target: under the attacks at once (gzip bodies, stalled
+// tails, 100,000 apps), peak RSS ≤ MEMORY_LIMIT × 1.5 + 64 MiB.
+func TestAbuseMixStaysInBudget(t *testing.T) {
+	tails, lines, apps := 1000, 10_000, 100_000
+	if testing.Short() {
+		tails, lines, apps = 200, 2000, 20_000
+	}
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB", "MAX_TAILS_PER_APP=1000")
+	attackTails(t, p, tails, lines)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); attackGzip(t, p, 50) }()
+	var rings int64
+	go func() { defer wg.Done(); rings = attackApps(t, p, apps, 2) }()
+	wg.Wait()
+	checkRings(t, rings)
+	p.checkPeak("tails, gzip bodies and many apps at once")
+	p.ingestWorks("calm")
+}
+
+// A configuration whose reservations exceed the budget is refused at
+// startup with the arithmetic; one that fits sets the Go runtime's soft
+// limit to the budget, unless GOMEMLIMIT says otherwise.
+func TestMemoryBudgetAtStartup(t *testing.T) {
+	bin := binaries(t)
+	cmd := exec.Command(bin+"/sluiced", "check-config")
+	cmd.Env = []string{"MEMORY_LIMIT=64MiB", "DRAIN_A=http://127.0.0.1:1/", "DRAIN_B=http://127.0.0.1:1/?queue_bytes=32MiB"}
+	out, err := cmd.CombinedOutput()
+	if err == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("over budget: exit %v, want 1:\n%s", err, out)
+	}
+	for _, want := range []string{"memory budget exceeded", "rings (MEMORY_LIMIT) 64MiB", "drain a (queue_bytes) 16MiB",
+		"drain b (queue_bytes) 32MiB", "tails (MAX_TAILS 1000 × 48KiB) 46.9MiB", "= 206.9MiB of 160MiB (MEMORY_LIMIT × 1.5 + 64MiB)"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("refusal lacks %q:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want float64
+	}{
+		{"from MEMORY_LIMIT, less the binary", []string{"MEMORY_LIMIT=64MiB"}, 136 << 20},
+		{"less the UDP buffer", []string{"MEMORY_LIMIT=64MiB", "SYSLOG_UDP_ADDR=127.0.0.1:0", "SYSLOG_UDP_RCVBUF=4MiB"}, 132 << 20},
+		{"GOMEMLIMIT stands", []string{"MEMORY_LIMIT=64MiB", "GOMEMLIMIT=300MiB"}, 300 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startSluiced(t, tc.env...)
+			if got := p.metric("go_gc_gomemlimit_bytes"); got != tc.want {
+				t.Errorf("go_gc_gomemlimit_bytes %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -35,11 +35,17 @@ func MemoryPlan(cfg config.Config, drains []open.Spec) budget.Plan {
 	return p
 }
 
+// nonGoMemory is what sluiced's resident memory holds outside the Go
+// runtime's accounting: the binary's text and data pages (about 12 MiB
+// measured) and what the runtime has freed but not yet returned to the
+// kernel (its scavenger lags the limit by a few MiB).
+const nonGoMemory = 24 << 20
+
 // GoMemLimit is the Go runtime's soft memory limit for the plan: the whole
-// budget less the kernel's share (the UDP receive buffer), which the
-// runtime does not see.
+// budget less what the runtime does not see, the kernel's share (the UDP
+// receive buffer) and the binary's pages.
 func GoMemLimit(cfg config.Config, p budget.Plan) int64 {
-	limit := p.Total
+	limit := p.Total - nonGoMemory
 	if cfg.SyslogUDPAddr != "" {
 		limit -= int64(cfg.SyslogUDPRcvbuf)
 	}
