@@ -408,6 +408,29 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 		h.overBudget(ctx, r)
 		return nil, false
 	}
+	if gzipped && gunzip.SizeHint(body, h.maxBody) > measureOver {
+		// A large body: measure it first (a decompression that keeps
+		// nothing), then reserve the body and its messages at once, or
+		// refuse it before allocating either.
+		size, lines, err := gunzip.Measure(body, h.maxBody)
+		switch {
+		case errors.Is(err, gunzip.ErrTooLarge):
+			h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
+			return nil, false
+		case err != nil:
+			h.respond(ctx, fasthttp.StatusBadRequest, metrics.ReasonBadGzip, "bad_gzip: "+err.Error())
+			return nil, false
+		}
+		need := max(size+1-int64(cap(r.inflated)), 0) + max(int64(lines+1-cap(r.msgs)), 0)*msgSize
+		if !r.lease.Grow(need) {
+			h.overBudget(ctx, r)
+			return nil, false
+		}
+		if size+1 > int64(cap(r.inflated)) {
+			r.inflated = make([]byte, 0, size+1) // +1: room to read the end
+		}
+		r.msgs = slices.Grow(r.msgs[:0], lines+1)
+	}
 	if gzipped {
 		// Take what the gzip trailer says the body inflates to at once,
 		// rather than growing bit by bit: concurrent requests that each
@@ -499,6 +522,10 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, r *request) {
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBody(append(out, '\n'))
 }
+
+// measureOver is the gzip body size (as its trailer says) above which a
+// body is measured before anything is reserved or allocated for it.
+const measureOver = 1 << 20
 
 // overBudget answers a request the memory budget cannot take now: 503
 // with Retry-After, counted as memory_budget. Nothing of it was published.

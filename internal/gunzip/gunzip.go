@@ -116,3 +116,48 @@ func SizeHint(src []byte, limit int64) int64 {
 	n := int64(binary.LittleEndian.Uint32(src[len(src)-4:]))
 	return min(n, limit+1)
 }
+
+// scratch holds 32 KiB buffers for Measure.
+var scratch = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// Measure decompresses src without keeping it and returns its size and
+// how many LF bytes it holds, so that a caller can reserve what a body and
+// its lines need before allocating any of it. It costs a decompression
+// and 32 KiB. It stops with ErrTooLarge past limit, and reports a corrupt
+// or truncated stream as Append does.
+func Measure(src []byte, limit int64) (size int64, lines int, err error) {
+	br := byteReaders.Get().(*bytes.Reader)
+	defer byteReaders.Put(br)
+	br.Reset(src)
+	defer br.Reset(nil)
+	var zr *gzip.Reader
+	if v := gzipReaders.Get(); v != nil {
+		zr = v.(*gzip.Reader)
+		if err := zr.Reset(br); err != nil {
+			gzipReaders.Put(zr)
+			return 0, 0, fmt.Errorf("read gzip header: %w", err)
+		}
+	} else if zr, err = gzip.NewReader(br); err != nil {
+		return 0, 0, fmt.Errorf("read gzip header: %w", err)
+	}
+	defer gzipReaders.Put(zr)
+	buf := scratch.Get().(*[32 << 10]byte)
+	defer scratch.Put(buf)
+	for {
+		n, err := zr.Read(buf[:])
+		size += int64(n)
+		lines += bytes.Count(buf[:n], []byte{'\n'})
+		if size > limit {
+			return size, lines, ErrTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return size, lines, nil
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return size, lines, errors.New("truncated gzip stream")
+			}
+			return size, lines, fmt.Errorf("decompress gzip: %w", err)
+		}
+	}
+}

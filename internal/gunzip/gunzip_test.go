@@ -89,3 +89,27 @@ func TestAppendWithin(t *testing.T) {
 		t.Fatalf("pool holds %d after release", pool.Used())
 	}
 }
+
+func TestMeasure(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		src         []byte
+		limit       int64
+		size, lines int
+		err         string
+	}{
+		{"two members", gz(t, "a\n", "b\nc"), 100, 5, 2, ""},
+		{"bomb", gz(t, strings.Repeat("a\n", 4<<20)), 1 << 20, 0, 0, "too large"},
+		{"truncated", gz(t, "hello world")[:15], 100, 0, 0, "gzip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			size, lines, err := Measure(tc.src, tc.limit)
+			switch {
+			case tc.err == "" && (err != nil || size != int64(tc.size) || lines != tc.lines):
+				t.Fatalf("got %d bytes, %d lines, %v", size, lines, err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("error %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
