@@ -352,15 +352,54 @@ func TestAbuseGzipBodiesStayInBudget(t *testing.T) {
 	p.ingestWorks("calm")
 }
 
+// Row 1, uncompressed: 50 concurrent POSTs of a 15 MiB body. fasthttp
+// reads a body whole before the handler runs; before bodies were reserved
+// when their headers arrived, this peaked at 707 MiB. A refused body is
+// not read: the client may see its connection closed while it still
+// sends (no answer), or the 503.
+func TestAbusePlainBodiesStayInBudget(t *testing.T) {
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB")
+	body := []byte(strings.Repeat(strings.Repeat("x", 999)+"\n", 15<<10))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	client := &http.Client{Timeout: 60 * time.Second}
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Post(p.base+"/logs?app=plain", "text/plain", bytes.NewReader(body))
+			code := -1
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				code = resp.StatusCode
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	refused := p.metric(`sluice_ingest_rejected_total{reason="memory_budget",transport="http"}`)
+	t.Logf("50 bodies of 15 MiB: answers %v, %v refused at admission or in the handler", codes, refused)
+	if codes[http.StatusNoContent]+int(refused) < 50-codes[http.StatusRequestEntityTooLarge] {
+		t.Errorf("answers %v: %v counted memory_budget, want every body accepted or counted", codes, refused)
+	}
+	p.checkPeak("50 plain 15 MiB bodies")
+	p.ingestWorks("calm")
+}
+
 // Row 3: 1,000 tail clients on one app that never read, while the app
-// writes 8 KB lines. MAX_TAILS_PER_APP is raised to let all of them in: the
+// writes 8 KB lines. MAX_TAILS_PER_APP (and MAX_CONNECTIONS_PER_IP: they
+// come from one address) are raised to let all of them in: the
 // budget, not the per-app cap, must bound their memory.
 func TestAbuseStalledTailsStayInBudget(t *testing.T) {
 	tails, lines := 1000, 20_000
 	if testing.Short() {
 		tails, lines = 200, 5000
 	}
-	p := startSluiced(t, "MEMORY_LIMIT=64MiB", "MAX_TAILS_PER_APP=1000")
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB", "MAX_TAILS_PER_APP=1000", "MAX_CONNECTIONS_PER_IP=5000")
 	attackTails(t, p, tails, lines)
 	p.checkPeak(fmt.Sprintf("%d stalled tails, %d lines of 8 KB", tails, lines))
 	p.ingestWorks("calm")
@@ -386,7 +425,7 @@ func TestAbuseMixStaysInBudget(t *testing.T) {
 	if testing.Short() {
 		tails, lines, apps = 200, 2000, 20_000
 	}
-	p := startSluiced(t, "MEMORY_LIMIT=64MiB", "MAX_TAILS_PER_APP=1000")
+	p := startSluiced(t, "MEMORY_LIMIT=64MiB", "MAX_TAILS_PER_APP=1000", "MAX_CONNECTIONS_PER_IP=5000")
 	attackTails(t, p, tails, lines)
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -57,6 +57,7 @@ type Daemon struct {
 	pprof   *http.Server
 
 	bus *clusterParts // nil unless BUS_URL is set
+	admission *admission // reserves ingest bodies before they are read
 
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // the serving goroutines
@@ -126,6 +127,7 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 	d := &Daemon{cfg: cfg, log: log, reg: reg, serveErr: make(chan error, 4)}
 	bodies := budget.NewPool(cfg.MaxInflightBodyBytes)
 	registerBudget(reg, mem, bodies)
+	d.admission = newAdmission(bodies)
 	d.ingest = metrics.NewIngest(reg)
 	d.store = buffer.New(buffer.Config{
 		Lines:       cfg.BufferLines,
@@ -273,6 +275,7 @@ func (d *Daemon) errorHandler() func(*fasthttp.RequestCtx, error) {
 	}
 	fallback, _ := d.mounted["/logs"].(errorHandler)
 	return func(ctx *fasthttp.RequestCtx, err error) {
+		d.admission.done(&ctx.Request.Header) // the body was not read
 		if eh, ok := d.mounted[string(ctx.Path())].(errorHandler); ok {
 			eh.ErrorHandler(ctx, err)
 			return
@@ -447,8 +450,14 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch src := d.mounted[path]; {
 	case src != nil:
+		// The source's handler holds the body in its own lease now.
+		refused := d.admission.done(&ctx.Request.Header)
 		if d.shuttingDown.Load() {
 			unavailable(ctx)
+			return
+		}
+		if refused {
+			d.overBudget(ctx, src.Name())
 			return
 		}
 		src.ServeHTTP(ctx)

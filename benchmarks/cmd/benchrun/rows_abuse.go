@@ -91,7 +91,7 @@ func (b *bench) abuseRows(add func(id, needs, title string, run func(ctx context
 
 // abuse measures the well-behaved app's ingest while the attacks run.
 func (b *bench) abuse(ctx context.Context, attacks ...attack) (sample, error) {
-	sl, err := b.startSluiced(ctx, "MEMORY_LIMIT=64MiB", "MAX_TAILS_PER_APP=1000")
+	sl, err := b.startSluiced(ctx, "MEMORY_LIMIT=64MiB", "MAX_TAILS_PER_APP=1000", "MAX_CONNECTIONS_PER_IP=5000")
 	if err != nil {
 		return na(), err
 	}
