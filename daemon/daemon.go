@@ -56,8 +56,8 @@ type Daemon struct {
 	prom    fasthttp.RequestHandler
 	pprof   *http.Server
 
-	bus *clusterParts // nil unless BUS_URL is set
-	admission *admission // reserves ingest bodies before they are read
+	bus       *clusterParts // nil unless BUS_URL is set
+	admission *admission    // reserves ingest bodies before they are read
 
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // the serving goroutines
