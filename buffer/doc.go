@@ -23,7 +23,10 @@
 // bytes of tail lines (as Last returns them); the oldest lines go first. All
 // rings together hold at most Config.MemoryLimit bytes of memory (chunks,
 // index and a fixed per-app overhead): when Append goes over it, the oldest
-// lines of the least recently written apps are evicted. An app whose ring
+// lines of the least recently written apps are evicted, and concurrent
+// Appends that find the rings over the limit wait for that reclaim rather
+// than go on (the rings exceed the limit only by the appends in flight
+// when it is crossed; sluice_buffer_bytes_peak shows the most they held). An app whose ring
 // this empties keeps the ring (its memory still counted) until the next
 // reclaim; if it is still empty then and no tail follows it, it is
 // forgotten. Apps that go on writing under memory pressure thus cost no
@@ -38,7 +41,9 @@
 // a Subscription is a cursor into its app's ring; Append closes one channel
 // to wake every subscriber that waits, and each subscriber copies its unread
 // lines out of the ring under the ring's lock (at most readChunk bytes at a
-// time) and filters and formats them after releasing it. A subscriber that
+// time, into a buffer from a pool shared by all subscriptions, given back
+// once formatted: a subscriber stalled on its client holds none) and
+// filters and formats them after releasing it. A subscriber that
 // falls behind its bounds gets an L11 line and ends (see Subscription). A
 // Subscription is read by one goroutine (Next); Close may be called from any
 // goroutine, at any time. Every line has a Cursor (the ring's epoch, the

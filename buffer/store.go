@@ -99,6 +99,7 @@ type Store struct {
 
 	clock    atomic.Uint64 // orders appends, for least-recently-written eviction
 	mem      atomic.Int64  // memory of all rings
+	peak     atomic.Int64  // the most mem has been after an Append
 	lines    atomic.Int64  // lines in all rings
 	sessions atomic.Int64  // open subscriptions
 
@@ -166,6 +167,10 @@ func New(cfg Config, reg prometheus.Registerer) *Store {
 				Name: "sluice_buffer_bytes",
 				Help: "Memory held by all rings (lines, index, per-app overhead); bounded by MEMORY_LIMIT.",
 			}, func() float64 { return float64(s.mem.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sluice_buffer_bytes_peak",
+				Help: "The most sluice_buffer_bytes has been after an append; MEMORY_LIMIT bounds it.",
+			}, func() float64 { return float64(s.peak.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "sluice_buffer_free_bytes",
 				Help: "Memory of chunks the rings gave back, kept for reuse; not counted in sluice_buffer_bytes (at most MEMORY_LIMIT/8).",
@@ -307,6 +312,8 @@ func (s *Store) appendGroup(r *ring, batch []sluice.Message, next []int32, first
 // reclaims memory if the rings went over the limit.
 func (s *Store) settle(acc *appendAcc) {
 	mem := s.mem.Add(acc.mem)
+	for pk := s.peak.Load(); mem > pk && !s.peak.CompareAndSwap(pk, mem); pk = s.peak.Load() {
+	}
 	s.lines.Add(acc.lines)
 	if acc.ev.appLines > 0 {
 		s.evAppLines.Add(float64(acc.ev.appLines))
@@ -323,12 +330,12 @@ func (s *Store) settle(acc *appendAcc) {
 // the rings are a little under MemoryLimit (so that it runs once per
 // MemoryLimit/16 of new data, not per Append), and forgets the apps it had
 // left empty the time before.
-// One caller reclaims at a time; others go on, slightly over the limit for
-// the moment.
+// One caller reclaims at a time; the others wait for it rather than go on
+// appending over the limit (with 100,000 apps a pass takes long enough for
+// another connection to put the rings 15% over MEMORY_LIMIT), and then
+// reclaim themselves if the rings are still over.
 func (s *Store) reclaim() {
-	if !s.reclaimMu.TryLock() {
-		return
-	}
+	s.reclaimMu.Lock()
 	defer s.reclaimMu.Unlock()
 	limit := s.cfg.MemoryLimit
 	low := limit - limit/16

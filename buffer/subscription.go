@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-logs/sluice"
@@ -179,6 +180,11 @@ func (sub *Subscription) Position() Cursor {
 	return Cursor{r.epoch, sub.seq}
 }
 
+// rawBufs holds *rawBuf: the copies of ring bytes Next formats from.
+var rawBufs sync.Pool
+
+type rawBuf struct{ b []byte }
+
 // readChunk is about how many bytes of the ring one Next copies: it bounds
 // a subscriber's buffers and how long it holds the ring's lock.
 const readChunk = 16 << 10
@@ -226,15 +232,24 @@ func (sub *Subscription) Next(ctx context.Context, dst []byte) ([]byte, error) {
 				end += uint64(r.sizeAt(end))
 				n++
 			}
-			sub.raw = slices.Grow(sub.raw[:0], int(end-sub.pos))[:end-sub.pos]
+			// The copy is needed only until it is formatted: it goes back
+			// to a pool shared by every subscription, so that a tail
+			// stalled in a write to its client holds none.
+			raw, _ := rawBufs.Get().(*rawBuf)
+			if raw == nil {
+				raw = new(rawBuf)
+			}
+			sub.raw = slices.Grow(raw.b[:0], int(end-sub.pos))[:end-sub.pos]
 			r.read(sub.pos, sub.raw)
 			seq, epoch := sub.seq, r.epoch
 			sub.pos, sub.seq = end, sub.seq+n
 			r.mu.Unlock()
 			dst = sub.format(dst, epoch, seq)
-			if cap(sub.raw) > 4*readChunk {
-				sub.raw = nil
+			if cap(sub.raw) <= 4*readChunk {
+				raw.b = sub.raw[:0]
+				rawBufs.Put(raw)
 			}
+			sub.raw = nil
 			if len(dst) > n0 {
 				return dst, nil
 			}

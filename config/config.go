@@ -77,6 +77,9 @@ type Config struct {
 	// Per-app rate limit (issue 10).
 	AppRateLimit int // APP_RATE_LIMIT: messages/s per app; 0 is off
 	AppRateBurst int // APP_RATE_BURST: 0 means AppRateLimit
+
+	// Memory budget (issue 10; README "Memory").
+	MaxInflightBodyBytes int64 // MAX_INFLIGHT_BODY_BYTES
 }
 
 // Var describes one environment variable.
@@ -117,6 +120,8 @@ var Vars = []Var{
 	{"TAIL_BUFFER_BYTES", FormatSize(buffer.DefaultTailBufferBytes), "Bytes a tail client may fall behind, likewise."},
 	{"MAX_TAILS", strconv.Itoa(buffer.DefaultMaxTails), "Open tails (`tail=1` reads) in all; more get 429 with Retry-After."},
 	{"MAX_TAILS_PER_APP", strconv.Itoa(buffer.DefaultMaxTailsPerApp), "Open tails per app; more get 429 with Retry-After."},
+	// Memory budget (README "Memory").
+	{"MAX_INFLIGHT_BODY_BYTES", "32MiB", "Memory all HTTP and OTLP ingest requests in flight hold together (bodies as read and decompressed, decoded messages); one that would go over gets 503 with Retry-After, one that never fits 413. Reserved out of the memory budget, MEMORY_LIMIT × 1.5 + 64MiB."},
 	{"SHUTDOWN_TIMEOUT", "10s", "On SIGTERM, how long to finish in-flight frames and flush drains before exiting."},
 	{"LOG_LEVEL", "info", "Level of sluiced's own JSON logs on stdout: debug, info, warn, error."},
 	{"PPROF_ADDR", "", "When set (e.g. 127.0.0.1:6060), serve Go's net/http/pprof profiles there. Keep it on loopback."},
@@ -257,6 +262,9 @@ func Load(environ []string) (Config, error) {
 	c.MaxTailsPerApp = count("MAX_TAILS_PER_APP", 1, 1_000_000)
 
 	loadHardening(&c, get, bad, dur, count, size)
+
+	// Memory budget.
+	c.MaxInflightBodyBytes = size("MAX_INFLIGHT_BODY_BYTES", 1<<20, 1<<40)
 
 	// Syslog dialects and UDP (issue 9).
 	if v := get("SYSLOG_TIMEZONE"); v == "" || v == "UTC" {

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-logs/sluice/drains/open"
 	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/ingest/sources"
+	"github.com/sluice-logs/sluice/internal/budget"
 	"github.com/sluice-logs/sluice/metrics"
 	"github.com/sluice-logs/sluice/router"
 	"github.com/sluice-logs/sluice/tail"
@@ -55,7 +56,8 @@ type Daemon struct {
 	prom    fasthttp.RequestHandler
 	pprof   *http.Server
 
-	bus *clusterParts // nil unless BUS_URL is set
+	bus       *clusterParts // nil unless BUS_URL is set
+	admission *admission    // reserves ingest bodies before they are read
 
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // the serving goroutines
@@ -114,9 +116,18 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 	if err := checkRole(cfg, plan.Role); err != nil {
 		return nil, err
 	}
+	// The memory budget: a configuration whose reservations do not fit is
+	// refused, with the arithmetic.
+	mem := MemoryPlan(cfg, plan.Drains)
+	if err := mem.Check(); err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d := &Daemon{cfg: cfg, log: log, reg: reg, serveErr: make(chan error, 4)}
+	bodies := budget.NewPool(cfg.MaxInflightBodyBytes)
+	registerBudget(reg, mem, bodies)
+	d.admission = newAdmission(bodies)
 	d.ingest = metrics.NewIngest(reg)
 	d.store = buffer.New(buffer.Config{
 		Lines:       cfg.BufferLines,
@@ -162,6 +173,7 @@ func NewFromPlan(cfg config.Config, plan Plan, log *slog.Logger) (*Daemon, error
 		Tokens:    cfg.Tokens,
 		Metrics:   d.ingest,
 		Logger:    log,
+		Bodies:    bodies,
 	}); err != nil {
 		return nil, err
 	}
@@ -263,6 +275,7 @@ func (d *Daemon) errorHandler() func(*fasthttp.RequestCtx, error) {
 	}
 	fallback, _ := d.mounted["/logs"].(errorHandler)
 	return func(ctx *fasthttp.RequestCtx, err error) {
+		d.admission.done(&ctx.Request.Header) // the body was not read
 		if eh, ok := d.mounted[string(ctx.Path())].(errorHandler); ok {
 			eh.ErrorHandler(ctx, err)
 			return
@@ -437,8 +450,14 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	switch src := d.mounted[path]; {
 	case src != nil:
+		// The source's handler holds the body in its own lease now.
+		refused := d.admission.done(&ctx.Request.Header)
 		if d.shuttingDown.Load() {
 			unavailable(ctx)
+			return
+		}
+		if refused {
+			d.overBudget(ctx, src.Name())
 			return
 		}
 		src.ServeHTTP(ctx)

@@ -99,6 +99,14 @@ func (d *Daemon) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	rc := fasthttp.RequestConfig{
 		ReadTimeout: d.cfg.HTTPHeaderTimeout + time.Duration(float64(n)/float64(d.cfg.HTTPBodyMinRate)*float64(time.Second)),
 	}
+	// The memory budget: reserve the body before it is read, or read none
+	// of it and answer 503 (admission.go).
+	if n > 0 && h.IsPost() && d.mounted[string(requestPath(h))] != nil && !d.admission.admit(h, n, rc.ReadTimeout) {
+		h.SetContentLength(0)
+		h.Del(fasthttp.HeaderExpect)
+		h.SetConnectionClose()
+		return fasthttp.RequestConfig{ReadTimeout: d.cfg.HTTPHeaderTimeout}
+	}
 	return rc
 }
 

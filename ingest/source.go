@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/internal/budget"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -111,4 +112,7 @@ type Deps struct {
 	// Logger is the daemon's logger; nil discards. A source adds its own
 	// attributes.
 	Logger *slog.Logger
+	// Bodies is the memory budget's pool for HTTP request bodies
+	// (MAX_INFLIGHT_BODY_BYTES); nil is unlimited.
+	Bodies *budget.Pool
 }

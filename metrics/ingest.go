@@ -51,6 +51,9 @@ const (
 	ReasonMissingApp // missing_app: OTLP records whose resource names no app
 	// Rate limit (issue 10).
 	ReasonRateLimit // rate_limit: over APP_RATE_LIMIT (transport "router")
+
+	// Memory budget (issue 10).
+	ReasonMemoryBudget // memory_budget: a request refused (503) to stay within the memory budget
 	NumReasons
 )
 
@@ -80,6 +83,8 @@ var reasonNames = [NumReasons]string{
 
 	ReasonMissingApp: "missing_app",
 	ReasonRateLimit:  "rate_limit",
+
+	ReasonMemoryBudget: "memory_budget",
 }
 
 // String is the label value; "" for ReasonNone.

@@ -20,8 +20,9 @@ func TestReasonLabels(t *testing.T) {
 		ReasonKernelDrop: "kernel_drop", ReasonFrameTimeout: "frame_timeout",
 
 		ReasonTooManyConnections: "too_many_connections", ReasonTooManyConnectionsPerIP: "too_many_connections_per_ip",
-		ReasonMissingApp: "missing_app",
-		ReasonRateLimit:  "rate_limit",
+		ReasonMissingApp:   "missing_app",
+		ReasonRateLimit:    "rate_limit",
+		ReasonMemoryBudget: "memory_budget",
 	}
 	if len(want) != int(NumReasons) {
 		t.Fatalf("%d reasons pinned, %d defined", len(want), NumReasons)

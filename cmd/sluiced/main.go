@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -19,6 +20,7 @@ import (
 	"github.com/sluice-logs/sluice/daemon"
 	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/drains/open"
+	"github.com/sluice-logs/sluice/internal/budget"
 	"github.com/sluice-logs/sluice/version"
 )
 
@@ -48,7 +50,12 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 
 	cfg, cfgErr := config.Load(environ)
 	specs, drainErr := daemon.ParseDrains(cfg)
-	if err := errors.Join(cfgErr, drainErr); err != nil {
+	mem := daemon.MemoryPlan(cfg, specs)
+	var memErr error
+	if cfgErr == nil && drainErr == nil {
+		memErr = mem.Check() // the arithmetic, when it does not fit
+	}
+	if err := errors.Join(cfgErr, drainErr, memErr); err != nil {
 		fmt.Fprintf(stderr, "sluiced: invalid configuration:\n")
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintf(stderr, "  %s\n", line)
@@ -60,6 +67,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "check-config":
 		fmt.Fprintf(stdout, "configuration ok: %d drains\n", len(specs))
+		fmt.Fprintf(stdout, "memory: %s\n", mem.String())
 		for _, s := range specs {
 			fmt.Fprintf(stdout, "  %s  %s  %s\n", s.Name, s.Kind, s.Redacted)
 		}
@@ -68,6 +76,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return checkDrains(specs, stdout)
 	}
 
+	setMemoryLimit(environ, logger, daemon.GoMemLimit(cfg, mem), mem)
 	d, err := daemon.New(cfg, specs, logger)
 	if err != nil {
 		logger.Error("startup failed", "err", err)
@@ -93,6 +102,22 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		logger.Error("shutdown incomplete", "err", err)
 	}
 	return code
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit to the memory
+// budget, less the kernel's share, unless the operator set GOMEMLIMIT (the
+// runtime has read it then; theirs stands).
+func setMemoryLimit(environ []string, logger *slog.Logger, limit int64, mem budget.Plan) {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "GOMEMLIMIT="); ok {
+			logger.Info("memory budget", "budget", budget.Size(mem.Total), "reserved", budget.Size(mem.Reserved()),
+				"gomemlimit", v, "gomemlimit_from", "GOMEMLIMIT")
+			return
+		}
+	}
+	debug.SetMemoryLimit(limit)
+	logger.Info("memory budget", "budget", budget.Size(mem.Total), "reserved", budget.Size(mem.Reserved()),
+		"gomemlimit", budget.Size(limit), "gomemlimit_from", "MEMORY_LIMIT")
 }
 
 // newLogger writes sluiced's own logs as JSON events to w (stdout,

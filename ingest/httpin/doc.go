@@ -32,6 +32,16 @@
 // message slice, the decompression buffer, the gzip reader) comes from
 // sync.Pools, so a well-formed request allocates nothing per message (an
 // NDJSON "time" with a numeric offset rather than Z costs one allocation).
+// Everything a request holds is reserved first in the memory budget's body
+// pool (Config.Bodies, MAX_INFLIGHT_BODY_BYTES; package internal/budget):
+// the body as read and the pooled buffers, then in a few large steps its
+// decompression (a gzip body over 1 MiB is measured first, with a
+// decompression that keeps nothing, so that it is reserved whole or refused
+// before any allocation) and its messages (144 bytes each, one per line at
+// most; logplex-1 frames without LF grow the reservation as they come). A
+// request the pool cannot take now gets 503 with Retry-After (reason
+// memory_budget) and publishes nothing; one that needs more than the whole
+// pool, 413 (too_large).
 //
 // Source: a Handler is an ingest.Mounted source (Name "http", Route
 // "/logs"): the daemon's HTTP server routes to it. Shutdown refuses new

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/sluice-logs/sluice/auth"
 	syslogcodec "github.com/sluice-logs/sluice/codec/syslog"
 	"github.com/sluice-logs/sluice/ingest"
+	"github.com/sluice-logs/sluice/internal/budget"
 	"github.com/sluice-logs/sluice/internal/gunzip"
 	"github.com/sluice-logs/sluice/metrics"
 )
@@ -57,6 +59,12 @@ type Config struct {
 	// none (counted as reason default_app) when ingest is open; with a
 	// token such a frame is the token's app, as before.
 	DefaultApp string
+
+	// Bodies is the memory budget's pool for request bodies
+	// (MAX_INFLIGHT_BODY_BYTES): each request holds its body, its
+	// decompression and its parsed messages there, and one that would go
+	// over it gets 503 with Retry-After. Nil is unlimited.
+	Bodies *budget.Pool
 }
 
 // Handler serves POST /logs. Create it with New.
@@ -72,6 +80,7 @@ type Handler struct {
 	rejected [metrics.NumReasons]prometheus.Counter
 	pool     sync.Pool   // *request
 	gate     ingest.Gate // requests in flight; closed by Shutdown
+	bodies   *budget.Pool
 }
 
 // New returns a Handler for cfg. cfg.Publisher must not be nil.
@@ -84,6 +93,7 @@ func New(cfg Config) *Handler {
 		tz:      cfg.Timezone,
 		defApp:  cfg.DefaultApp,
 		log:     cfg.Logger,
+		bodies:  cfg.Bodies,
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -104,7 +114,8 @@ func New(cfg Config) *Handler {
 		metrics.ReasonBadGzip, metrics.ReasonTooLarge, metrics.ReasonUnsupportedMediaType,
 		metrics.ReasonUnauthorized, metrics.ReasonForbiddenApp, metrics.ReasonEmptyBody,
 		metrics.ReasonMsgCountMismatch, metrics.ReasonBackpressure, metrics.ReasonClosed,
-		metrics.ReasonTruncated, metrics.ReasonLatin1, metrics.ReasonDefaultApp)
+		metrics.ReasonTruncated, metrics.ReasonLatin1, metrics.ReasonDefaultApp,
+		metrics.ReasonMemoryBudget)
 	h.pool.New = func() any { return new(request) }
 	return h
 }
@@ -142,7 +153,18 @@ type request struct {
 	// may not write; the whole request is refused with 403.
 	forbidden    int
 	forbiddenApp string
+
+	// lease is what the request holds of the body pool: the body, the
+	// buffers the request reuses, what decompression and parsing grow.
+	// overBudget is set when the lease could not grow: add then returns
+	// spare, the decoders stop, and the request is answered 503.
+	lease      budget.Lease
+	overBudget bool
+	spare      sluice.Message
 }
+
+// msgSize is what one parsed message costs in r.msgs.
+const msgSize = int64(unsafe.Sizeof(sluice.Message{}))
 
 // Largest per-request buffers kept in the pool; bigger ones are left to the
 // garbage collector so one huge request does not pin memory.
@@ -165,13 +187,29 @@ func (h *Handler) putRequest(r *request) {
 	r.counts = [metrics.NumReasons]int{}
 	r.forbidden = 0
 	r.forbiddenApp = ""
+	r.overBudget = false
+	r.spare = sluice.Message{}
 	h.pool.Put(r)
 }
 
-// add appends a zero message and returns it for filling.
+// add appends a zero message and returns it for filling. When the lease
+// cannot grow to hold it, it sets r.overBudget and returns a spare message
+// that is not kept: the decoders stop at their next line.
 func (r *request) add() *sluice.Message {
+	if r.overBudget {
+		r.spare = sluice.Message{}
+		return &r.spare
+	}
 	if len(r.msgs) == cap(r.msgs) {
-		r.msgs = append(r.msgs, sluice.Message{})
+		grow := max(cap(r.msgs), 256)
+		if !r.lease.Grow(int64(grow) * msgSize) {
+			r.overBudget = true
+			r.spare = sluice.Message{}
+			return &r.spare
+		}
+		r.msgs = slices.Grow(r.msgs, grow)
+		r.msgs = r.msgs[:len(r.msgs)+1]
+		r.msgs[len(r.msgs)-1] = sluice.Message{}
 	} else {
 		r.msgs = r.msgs[:len(r.msgs)+1]
 		r.msgs[len(r.msgs)-1] = sluice.Message{}
@@ -181,6 +219,9 @@ func (r *request) add() *sluice.Message {
 
 // unadd removes the message add returned last.
 func (r *request) unadd() {
+	if r.overBudget {
+		return // add returned the spare
+	}
 	r.msgs[len(r.msgs)-1] = sluice.Message{}
 	r.msgs = r.msgs[:len(r.msgs)-1]
 }
@@ -311,6 +352,8 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	received := time.Now()
 	r := h.getRequest()
 	defer h.putRequest(r)
+	r.lease = h.bodies.Lease()
+	defer r.lease.Release()
 	body, ok := h.body(ctx, r, gzipped)
 	if !ok {
 		return
@@ -334,6 +377,10 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 		}
 		h.decodeText(r, body, tw, bytesString(ctx.QueryArgs().Peek("proc")), received)
 	}
+	if r.overBudget {
+		h.overBudget(ctx, r)
+		return
+	}
 	if r.forbidden != 0 {
 		text := unit + " " + strconv.Itoa(r.forbidden) + ": this token may not write to app " + quoteLimit(r.forbiddenApp)
 		h.respond(ctx, fasthttp.StatusForbidden, metrics.ReasonForbiddenApp, text)
@@ -356,10 +403,51 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 		return nil, false
 	}
-	if gzipped {
-		var err error
-		r.inflated, err = gunzip.Append(r.inflated[:0], body, h.maxBody)
+	// The body as read, and the buffers this pooled request already has.
+	if !r.lease.Grow(int64(len(body)) + int64(cap(r.inflated)) + int64(cap(r.msgs))*msgSize) {
+		h.overBudget(ctx, r)
+		return nil, false
+	}
+	if gzipped && gunzip.SizeHint(body, h.maxBody) > measureOver {
+		// A large body: measure it first (a decompression that keeps
+		// nothing), then reserve the body and its messages at once, or
+		// refuse it before allocating either.
+		size, lines, err := gunzip.Measure(body, h.maxBody)
 		switch {
+		case errors.Is(err, gunzip.ErrTooLarge):
+			h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
+			return nil, false
+		case err != nil:
+			h.respond(ctx, fasthttp.StatusBadRequest, metrics.ReasonBadGzip, "bad_gzip: "+err.Error())
+			return nil, false
+		}
+		need := max(size+1-int64(cap(r.inflated)), 0) + max(int64(lines+1-cap(r.msgs)), 0)*msgSize
+		if !r.lease.Grow(need) {
+			h.overBudget(ctx, r)
+			return nil, false
+		}
+		if size+1 > int64(cap(r.inflated)) {
+			r.inflated = make([]byte, 0, size+1) // +1: room to read the end
+		}
+		r.msgs = slices.Grow(r.msgs[:0], lines+1)
+	}
+	if gzipped {
+		// Take what the gzip trailer says the body inflates to at once,
+		// rather than growing bit by bit: concurrent requests that each
+		// hold part of what they need could starve one another.
+		if want := gunzip.SizeHint(body, h.maxBody); want > int64(cap(r.inflated)) {
+			if !r.lease.Grow(want - int64(cap(r.inflated))) {
+				h.overBudget(ctx, r)
+				return nil, false
+			}
+			r.inflated = make([]byte, 0, want)
+		}
+		var err error
+		r.inflated, err = gunzip.AppendWithin(r.inflated[:0], body, h.maxBody, &r.lease)
+		switch {
+		case errors.Is(err, gunzip.ErrOverBudget):
+			h.overBudget(ctx, r)
+			return nil, false
 		case errors.Is(err, gunzip.ErrTooLarge):
 			h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 			return nil, false
@@ -372,6 +460,15 @@ func (h *Handler) body(ctx *fasthttp.RequestCtx, r *request, gzipped bool) ([]by
 	if len(body) == 0 {
 		h.respond(ctx, fasthttp.StatusBadRequest, metrics.ReasonEmptyBody, "empty body")
 		return nil, false
+	}
+	// A message per line at most (logplex-1 frames need not end in one;
+	// add grows the messages past this): take their room at once too.
+	if n := bytes.Count(body, []byte{'\n'}) + 1; n > cap(r.msgs) {
+		if !r.lease.Grow(int64(n-cap(r.msgs)) * msgSize) {
+			h.overBudget(ctx, r)
+			return nil, false
+		}
+		r.msgs = slices.Grow(r.msgs[:0], n)
 	}
 	return body, true
 }
@@ -424,6 +521,25 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, r *request) {
 	ctx.SetStatusCode(fasthttp.StatusBadRequest)
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBody(append(out, '\n'))
+}
+
+// measureOver is the gzip body size (as its trailer says) above which a
+// body is measured before anything is reserved or allocated for it.
+const measureOver = 1 << 20
+
+// overBudget answers a request the memory budget cannot take now: 503
+// with Retry-After, counted as memory_budget. Nothing of it was published.
+// A request that needs more than the whole pool gets 413 instead (counted
+// too_large): retrying cannot help.
+func (h *Handler) overBudget(ctx *fasthttp.RequestCtx, r *request) {
+	if r.lease.Never() {
+		h.respond(ctx, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge,
+			"body needs more memory than MAX_INFLIGHT_BODY_BYTES allows all requests together; send it in parts")
+		return
+	}
+	ctx.Response.Header.Set("Retry-After", "1")
+	h.respond(ctx, fasthttp.StatusServiceUnavailable, metrics.ReasonMemoryBudget,
+		"request bodies in flight are at MAX_INFLIGHT_BODY_BYTES, retry later")
 }
 
 func (h *Handler) tooLargeText() string {

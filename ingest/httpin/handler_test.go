@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/internal/budget"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -68,7 +69,8 @@ type serverOpts struct {
 	maxMessage    int
 	serverMaxBody int // fasthttp's MaxRequestBodySize; 0: 4*maxBody
 	publishErr    error
-	defaultApp    string // SYSLOG_DEFAULT_APP
+	defaultApp    string       // SYSLOG_DEFAULT_APP
+	bodies        *budget.Pool // MAX_INFLIGHT_BODY_BYTES; nil: unlimited
 }
 
 func startServer(t *testing.T, o serverOpts) *server {
@@ -94,6 +96,7 @@ func startServer(t *testing.T, o serverOpts) *server {
 		MaxBodyBytes:    o.maxBody,
 		MaxMessageBytes: o.maxMessage,
 		DefaultApp:      o.defaultApp,
+		Bodies:          o.bodies,
 	})
 	srv := &fasthttp.Server{
 		Handler:            h.ServeHTTP,

@@ -35,7 +35,7 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 	if !w.authed {
 		r.parser.DefaultApp = h.defApp
 	}
-	for n := 1; ; n++ {
+	for n := 1; !r.overBudget; n++ {
 		for len(body) > 0 && (body[0] == '\n' || body[0] == '\r') {
 			body = body[1:]
 		}
@@ -100,7 +100,7 @@ func (h *Handler) decodeLogplex(ctx *fasthttp.RequestCtx, r *request, body []byt
 		h.log.Debug("logplex request", "frame_id", string(id), "frames", frames)
 	}
 	hdr := ctx.Request.Header.Peek("Logplex-Msg-Count")
-	if len(hdr) == 0 || broken {
+	if len(hdr) == 0 || broken || r.overBudget {
 		// With broken framing the count cannot be checked; the bad octet
 		// count is reported instead.
 		return 0, ""

@@ -20,7 +20,7 @@ import (
 // body for the duration of the request, and the messages alias it.
 func (h *Handler) decodeNDJSON(r *request, body []byte, w writer, received time.Time) {
 	var f ndjson.Line
-	for n := 1; len(body) > 0; n++ {
+	for n := 1; len(body) > 0 && !r.overBudget; n++ {
 		var line []byte
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
 			line, body = body[:i], body[i+1:]

@@ -39,7 +39,7 @@ func quoteLimit(s string) string { return string(appendQuotedLimit(nil, s, 64)) 
 // decodeText reads body as one message per line (LF or CRLF). Blank lines
 // are skipped; a line that is not valid UTF-8 is rejected.
 func (h *Handler) decodeText(r *request, body []byte, w writer, proc string, received time.Time) {
-	for n := 1; len(body) > 0; n++ {
+	for n := 1; len(body) > 0 && !r.overBudget; n++ {
 		var line []byte
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
 			line, body = body[:i], body[i+1:]

@@ -61,7 +61,15 @@
 // its size; a hand decoder over protowire that aliases the body is the
 // known way to remove both costs. Messages alias the decoded strings and a
 // pooled per-request structured-data buffer, and are handed to the router,
-// which copies what it keeps, before the handler returns.
+// which copies what it keeps, before the handler returns. All of it is
+// reserved first in the memory budget's body pool (Config.Bodies,
+// MAX_INFLIGHT_BODY_BYTES): the body, its decompression, and, before
+// decoding, an estimate of what decoding allocates (budget.go: records
+// counted by walking the wire format without allocating, 512 bytes each
+// plus twice the body; for JSON 384 bytes per object plus twice the body),
+// held above the measured allocation by TestDecodeCostCoversUnmarshal.
+// Over the pool: 503 with Retry-After (memory_budget), or 413 when the
+// request needs more than the whole pool.
 //
 // Concurrency: a Handler is immutable after New and its ServeHTTP is safe
 // for concurrent use by any number of fasthttp worker goroutines. It starts

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
 	"github.com/sluice-logs/sluice/ingest"
+	"github.com/sluice-logs/sluice/internal/budget"
 	"github.com/sluice-logs/sluice/internal/gunzip"
 	"github.com/sluice-logs/sluice/metrics"
 )
@@ -60,6 +62,12 @@ type Config struct {
 	MaxRecords int
 	// Logger may be nil (nothing is logged then).
 	Logger *slog.Logger
+	// Bodies is the memory budget's pool for request bodies
+	// (MAX_INFLIGHT_BODY_BYTES): each request holds its body, its
+	// decompression, an estimate of what decoding it allocates and its
+	// messages there, and one that would go over it gets 503 with
+	// Retry-After. Nil is unlimited.
+	Bodies *budget.Pool
 }
 
 // Handler serves POST /v1/logs. Create it with New.
@@ -75,6 +83,7 @@ type Handler struct {
 	rejected [metrics.NumReasons]prometheus.Counter
 	pool     sync.Pool   // *request
 	gate     ingest.Gate // requests in flight; closed by Shutdown
+	bodies   *budget.Pool
 }
 
 // New returns a Handler for cfg. cfg.Publisher must not be nil.
@@ -87,6 +96,7 @@ func New(cfg Config) *Handler {
 		maxRecs: cfg.MaxRecords,
 		appAttr: cfg.AppAttribute,
 		log:     cfg.Logger,
+		bodies:  cfg.Bodies,
 	}
 	if h.maxRecs <= 0 {
 		h.maxRecs = DefaultMaxRecords
@@ -119,7 +129,7 @@ var reasons = []metrics.Reason{
 	metrics.ReasonMalformed, metrics.ReasonMissingApp, metrics.ReasonInvalidUTF8, metrics.ReasonLatin1,
 	metrics.ReasonBadGzip, metrics.ReasonTooLarge, metrics.ReasonUnsupportedMediaType,
 	metrics.ReasonUnauthorized, metrics.ReasonForbiddenApp, metrics.ReasonBackpressure,
-	metrics.ReasonClosed, metrics.ReasonTruncated,
+	metrics.ReasonClosed, metrics.ReasonTruncated, metrics.ReasonMemoryBudget,
 }
 
 // encoding is the body encoding, chosen by Content-Type.
@@ -221,7 +231,9 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	received := time.Now()
 	r := h.getRequest()
 	defer h.putRequest(r)
-	body, ok := h.body(ctx, enc, r, gzipped)
+	lease := h.bodies.Lease()
+	defer lease.Release()
+	body, ok := h.body(ctx, enc, r, gzipped, &lease)
 	if !ok {
 		return
 	}
@@ -230,6 +242,14 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 			h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooManyText())
 			return
 		}
+	}
+	// Decoding allocates several times the body: take its estimate and
+	// the messages' room at once, before decoding.
+	if cost, records := decodeCost(body, enc == encodingJSON); !lease.Grow(cost) {
+		h.overBudget(ctx, enc, &lease)
+		return
+	} else if records > cap(r.msgs) {
+		r.msgs = slices.Grow(r.msgs[:0], records)
 	}
 	var req collogs.ExportLogsServiceRequest
 	if !h.decode(ctx, enc, r, body, &req) {
@@ -303,16 +323,31 @@ func (h *Handler) tooManyText() string {
 // body returns the request body, decompressed into r.inflated when
 // gzipped. When the body is too large or not valid gzip it answers and
 // returns false. An empty body is a valid, empty request.
-func (h *Handler) body(ctx *fasthttp.RequestCtx, enc encoding, r *request, gzipped bool) ([]byte, bool) {
+func (h *Handler) body(ctx *fasthttp.RequestCtx, enc encoding, r *request, gzipped bool, lease *budget.Lease) ([]byte, bool) {
 	body := ctx.PostBody()
 	if int64(len(body)) > h.maxBody {
 		h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 		return nil, false
 	}
+	// The body as read, and the buffers this pooled request already has.
+	if !lease.Grow(int64(len(body)) + int64(cap(r.inflated)+cap(r.sd)+cap(r.scratch)) + int64(cap(r.msgs))*msgSize) {
+		h.overBudget(ctx, enc, lease)
+		return nil, false
+	}
 	if gzipped {
+		if want := gunzip.SizeHint(body, h.maxBody); want > int64(cap(r.inflated)) {
+			if !lease.Grow(want - int64(cap(r.inflated))) {
+				h.overBudget(ctx, enc, lease)
+				return nil, false
+			}
+			r.inflated = make([]byte, 0, want)
+		}
 		var err error
-		r.inflated, err = gunzip.Append(r.inflated[:0], body, h.maxBody)
+		r.inflated, err = gunzip.AppendWithin(r.inflated[:0], body, h.maxBody, lease)
 		switch {
+		case errors.Is(err, gunzip.ErrOverBudget):
+			h.overBudget(ctx, enc, lease)
+			return nil, false
 		case errors.Is(err, gunzip.ErrTooLarge):
 			h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge, h.tooLargeText())
 			return nil, false
@@ -367,6 +402,21 @@ func (h *Handler) publish(ctx *fasthttp.RequestCtx, enc encoding, r *request) {
 		}
 	}
 	h.write(ctx, enc, fasthttp.StatusOK, &resp)
+}
+
+// overBudget answers a request the memory budget cannot take now: 503
+// with Retry-After, counted as memory_budget. Nothing of it was published.
+// A request that needs more than the whole pool gets 413 instead (counted
+// too_large): retrying cannot help.
+func (h *Handler) overBudget(ctx *fasthttp.RequestCtx, enc encoding, lease *budget.Lease) {
+	if lease.Never() {
+		h.fail(ctx, enc, fasthttp.StatusRequestEntityTooLarge, metrics.ReasonTooLarge,
+			"request needs more memory than MAX_INFLIGHT_BODY_BYTES allows all requests together; send it in parts")
+		return
+	}
+	ctx.Response.Header.Set("Retry-After", "1")
+	h.fail(ctx, enc, fasthttp.StatusServiceUnavailable, metrics.ReasonMemoryBudget,
+		"request bodies in flight are at MAX_INFLIGHT_BODY_BYTES, retry later")
 }
 
 func (h *Handler) tooLargeText() string {

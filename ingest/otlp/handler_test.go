@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
+	"github.com/sluice-logs/sluice/internal/budget"
 	"github.com/sluice-logs/sluice/metrics"
 )
 
@@ -71,6 +72,7 @@ type serverOpts struct {
 	maxRecords int
 	appAttr    string
 	publishErr error
+	bodies     *budget.Pool // MAX_INFLIGHT_BODY_BYTES; nil: unlimited
 }
 
 func startServer(t testing.TB, o serverOpts) *server {
@@ -91,6 +93,7 @@ func startServer(t testing.TB, o serverOpts) *server {
 		MaxMessageBytes: o.maxMessage,
 		AppAttribute:    o.appAttr,
 		MaxRecords:      o.maxRecords,
+		Bodies:          o.bodies,
 	})
 	srv := &fasthttp.Server{
 		Handler:            h.ServeHTTP,

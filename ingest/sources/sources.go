@@ -137,6 +137,7 @@ func New(spec Spec, deps ingest.Deps) (ingest.Source, error) {
 			Logger:          log("http"),
 			Timezone:        spec.Timezone,
 			DefaultApp:      spec.DefaultApp,
+			Bodies:          deps.Bodies,
 		}), nil
 	case OTLPHTTP:
 		return otlp.New(otlp.Config{
@@ -148,6 +149,7 @@ func New(spec Spec, deps ingest.Deps) (ingest.Source, error) {
 			AppAttribute:    spec.AppAttribute,
 			MaxRecords:      spec.MaxRecords,
 			Logger:          log(string(OTLPHTTP)),
+			Bodies:          deps.Bodies,
 		}), nil
 	}
 	return nil, fmt.Errorf("source %q: unknown kind", spec.Kind)
