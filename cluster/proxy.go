@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,21 +69,29 @@ func (p *Proxy) Members(ctx context.Context) ([]bus.Member, error) {
 
 // Owner returns the ADVERTISE_URL of the member owning app's partition;
 // "" when that is this process or no member owns it now.
+//
+// A view in which nobody owns the partition is not trusted: it may have
+// been taken while the group was rebalancing (Kafka then describes the
+// members without their assignments), so the group is described again
+// once before the answer is "".
 func (p *Proxy) Owner(ctx context.Context, app string) (string, error) {
-	ms, err := p.Members(ctx)
-	if err != nil {
-		return "", err
-	}
 	part := bus.PartitionOf(app, p.cfg.Partitions)
-	for _, m := range ms {
-		for _, q := range m.Partitions {
-			if q == part {
+	for attempt := 0; attempt < 2; attempt++ {
+		ms, err := p.Members(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range ms {
+			if slices.Contains(m.Partitions, part) {
 				if m.URL == p.cfg.Self {
 					return "", nil
 				}
 				return m.URL, nil
 			}
 		}
+		p.mu.Lock()
+		p.members = nil // described again on the next attempt
+		p.mu.Unlock()
 	}
 	return "", nil
 }
