@@ -39,6 +39,10 @@ type Message struct {
 	Severity uint8
 }
 
+// DefaultMaxMessageBytes is the longest message text every source keeps
+// unless MAX_MESSAGE_BYTES says otherwise; longer text is truncated.
+const DefaultMaxMessageBytes = 64 << 10
+
 // Defaults for messages that carry no PRI (HTTP NDJSON and text ingest).
 const (
 	DefaultFacility = 1 // user-level

@@ -12,8 +12,10 @@ import (
 
 	_ "time/tzdata" // SYSLOG_TIMEZONE works on hosts without a zone database
 
+	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/auth"
 	"github.com/sluice-logs/sluice/buffer"
+	"github.com/sluice-logs/sluice/ingest"
 	"github.com/sluice-logs/sluice/ingest/otlp"
 )
 
@@ -108,8 +110,8 @@ var Vars = []Var{
 	{"HTTP_TLS_CERT_FILE", "", "PEM certificate (chain): PORT serves HTTPS. Needs HTTP_TLS_KEY_FILE. (TLS_CERT_FILE is the syslog TLS listener's.)"},
 	{"HTTP_TLS_KEY_FILE", "", "PEM private key of HTTPS on PORT."},
 	{"HTTP_TLS_CLIENT_CA_FILE", "", "PEM CA certificate(s): HTTPS on PORT then requires a client certificate signed by one of them."},
-	{"MAX_BODY_BYTES", "16MiB", "Largest HTTP ingest body, after gzip decompression; larger bodies get 413."},
-	{"MAX_MESSAGE_BYTES", "64KiB", "Longest message text (the MSG, not the header); longer ones are truncated to it and counted (reason truncated). A syslog frame may be 8KiB longer for its header and structured data."},
+	{"MAX_BODY_BYTES", FormatSize(ingest.DefaultMaxBodyBytes), "Largest HTTP ingest body, after gzip decompression; larger bodies get 413."},
+	{"MAX_MESSAGE_BYTES", FormatSize(sluice.DefaultMaxMessageBytes), "Longest message text (the MSG, not the header); longer ones are truncated to it and counted (reason truncated). A syslog frame may be 8KiB longer for its header and structured data."},
 	// OTLP/HTTP logs ingest.
 	{"OTLP_APP_ATTRIBUTE", "service.name", "Resource attribute that names the app of OTLP log records (POST /v1/logs); with TOKENS the token's app wins and a different value gets 403."},
 	{"OTLP_MAX_RECORDS", strconv.Itoa(otlp.DefaultMaxRecords), "Most log records in one OTLP request; a request with more gets 413 (reason too_large) before it is decoded (a body of tiny records decodes into ~100x its size)."},

@@ -2,6 +2,11 @@ package ingest
 
 import "sync"
 
+// DefaultMaxBodyBytes is the largest HTTP ingest body (after gzip
+// decompression) of every Mounted source unless MAX_BODY_BYTES says
+// otherwise.
+const DefaultMaxBodyBytes = 16 << 20
+
 // Gate counts the requests a Mounted source is handling and refuses new
 // ones once closed: the whole of a mounted source's Shutdown. The zero
 // value is open. It is safe for concurrent use.

@@ -34,7 +34,7 @@ const (
 	DefaultBackoffCap  = 10 * time.Second
 	// DefaultMaxLineBytes is the router's default MAX_MESSAGE_BYTES:
 	// longer lines are split into parts of at most this many bytes.
-	DefaultMaxLineBytes = 64 << 10
+	DefaultMaxLineBytes = sluice.DefaultMaxMessageBytes
 )
 
 // Config configures a Shipper. Zero fields take the defaults above.

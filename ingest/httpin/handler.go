@@ -24,11 +24,11 @@ import (
 	"github.com/sluice-logs/sluice/metrics"
 )
 
-// Defaults used when a Config field is zero (the same as config's
-// MAX_BODY_BYTES and MAX_MESSAGE_BYTES defaults).
+// Defaults used when a Config field is zero: MAX_BODY_BYTES' and
+// MAX_MESSAGE_BYTES' defaults, which live in the packages that own them.
 const (
-	DefaultMaxBodyBytes    = 16 << 20
-	DefaultMaxMessageBytes = 64 << 10
+	DefaultMaxBodyBytes    = ingest.DefaultMaxBodyBytes
+	DefaultMaxMessageBytes = sluice.DefaultMaxMessageBytes
 )
 
 // maxListed is how many problems a 400 body lists before "and N more".

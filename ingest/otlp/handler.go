@@ -28,8 +28,8 @@ import (
 // Defaults used when a Config field is zero (the same as config's
 // MAX_BODY_BYTES, MAX_MESSAGE_BYTES and OTLP_APP_ATTRIBUTE defaults).
 const (
-	DefaultMaxBodyBytes    = 16 << 20
-	DefaultMaxMessageBytes = 64 << 10
+	DefaultMaxBodyBytes    = ingest.DefaultMaxBodyBytes
+	DefaultMaxMessageBytes = sluice.DefaultMaxMessageBytes
 	DefaultAppAttribute    = "service.name"
 	// DefaultMaxRecords is OTLP_MAX_RECORDS' default: twice the
 	// Collector's default batch (8192), 32 times an SDK's (512).

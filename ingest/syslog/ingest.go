@@ -58,7 +58,7 @@ type Config struct {
 const DefaultApp = "syslog"
 
 // DefaultMaxMessageBytes is the MaxMessageBytes of a zero Config.
-const DefaultMaxMessageBytes = 64 << 10
+const DefaultMaxMessageBytes = sluice.DefaultMaxMessageBytes
 
 // HeaderRoom is what a frame may hold beyond MaxMessageBytes: the syslog
 // header (at most about 500 bytes in RFC 5424) and structured data.
