@@ -503,3 +503,36 @@ func TestClusterRoles(t *testing.T) {
 	}
 }
 
+// TestClusterIdleMember runs more processes than partitions: the one with
+// no partition is a member of the group all the same, and ready.
+func TestClusterIdleMember(t *testing.T) {
+	bin := binaries(t)
+	brokers := newBus(t)
+	s := newSink(t)
+	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=1", "DRAIN_SINK=" + s.srv.URL + "?flush=20ms",
+		"CLUSTER_SECRET=test-secret-0123456789"}
+	ms := []*member{startMember(t, bin, env...), startMember(t, bin, env...)}
+	own := owners(t, ms, 1, 60*time.Second)
+	idle := ms[1-own[0]]
+	for i, m := range ms {
+		eventually.Within(t, 30*time.Second, fmt.Sprintf("member %d is ready", i), func() bool {
+			resp, err := http.Get(m.base + "/healthz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
+	if doc, err := idle.cluster(); err != nil || !doc.Joined || len(doc.Partitions) != 0 {
+		t.Fatalf("the idle member's /cluster: %+v %v", doc, err)
+	}
+	// It ingests, and answers reads through the owner.
+	if code := idle.postNDJSON(`{"app":"a","msg":"one"}` + "\n"); code != 204 {
+		t.Fatalf("POST to the idle member: %d", code)
+	}
+	eventually.Within(t, 30*time.Second, "the owner delivers", func() bool { return len(s.received()) == 1 })
+	if lines := idle.logs("a"); len(lines) != 1 || !strings.HasSuffix(lines[0], "one") {
+		t.Fatalf("read through the idle member: %q", lines)
+	}
+}
