@@ -364,8 +364,10 @@ func TestClusterSIGKILL(t *testing.T) {
 	bin := binaries(t)
 	brokers := newBus(t)
 	s := newSink(t)
+	es := newBulkSink(t)
 	const parts = 12
 	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=12", "DRAIN_SINK=" + s.srv.URL + "?flush=20ms",
+		"DRAIN_ES=elasticsearch://" + strings.TrimPrefix(es.srv.URL, "http://") + "?index=logs&flush=20ms",
 		"CLUSTER_SECRET=test-secret-0123456789"}
 	var ms []*member
 	for range 3 {
@@ -454,6 +456,33 @@ func TestClusterSIGKILL(t *testing.T) {
 	if took > 30*time.Second {
 		t.Errorf("survivors took %s to own every partition", took)
 	}
+
+	// Stable ids: every message has one Elasticsearch _id (its bus
+	// position) on every delivery, and a Logplex-Frame-Id seen again names
+	// the same messages.
+	eventually.Within(t, 60*time.Second, "every acknowledged message reaches the elasticsearch drain", func() bool {
+		got := es.deliveries()
+		for id := range acked {
+			if len(got[id]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	again := es.checkStableIDs(t)
+	s.mu.Lock()
+	frames, reused := len(s.frames), len(s.reused)
+	for id := range s.frames {
+		if !strings.HasPrefix(id, "bus-") {
+			t.Errorf("Logplex-Frame-Id %q is not derived from bus positions", id)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if reused > 0 {
+		t.Errorf("%d of %d Logplex-Frame-Ids came again with other messages", reused, frames)
+	}
+	t.Logf("elasticsearch drain: %d messages delivered again, each with its first _id", again)
 }
 
 func countOwned(own map[int32]int, i int) int {
