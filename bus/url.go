@@ -8,10 +8,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultPartitions is the partition count of a topic sluiced creates.
 const DefaultPartitions = 64
+
+// DefaultTimeout is how long a produce waits for the brokers by default.
+const DefaultTimeout = 30 * time.Second
 
 // DefaultPort is the broker port when an address names none.
 const DefaultPort = "9092"
@@ -32,6 +36,9 @@ type Config struct {
 	// 3, or the number of brokers when fewer).
 	Replication int
 	TLS         bool
+	// Timeout is how long a produce waits for the brokers' acknowledgement
+	// before ingest gives up and asks its client to retry (default 30s).
+	Timeout time.Duration
 	// User and Password, when User is set, authenticate with SASL/PLAIN.
 	User, Password string
 }
@@ -48,7 +55,7 @@ func (c Config) Redacted() string {
 // ParseURL reads BUS_URL, reporting every problem at once. It dials
 // nothing.
 func ParseURL(raw string) (Config, error) {
-	c := Config{Compression: "lz4", Acks: "all", Partitions: DefaultPartitions}
+	c := Config{Compression: "lz4", Acks: "all", Partitions: DefaultPartitions, Timeout: DefaultTimeout}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	u, err := url.Parse(raw)
@@ -116,6 +123,13 @@ func ParseURL(raw string) (Config, error) {
 				bad("replication %q: want 1-32", v)
 			} else {
 				c.Replication = n
+			}
+		case "timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 100*time.Millisecond || d > 10*time.Minute {
+				bad("timeout %q: want a duration from 100ms to 10m", v)
+			} else {
+				c.Timeout = d
 			}
 		case "tls":
 			on, err := parseBool(v)
