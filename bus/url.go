@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-logs/sluice/internal/hostlist"
 )
 
 // DefaultPartitions is the partition count of a topic sluiced creates.
@@ -58,7 +60,7 @@ func ParseURL(raw string) (Config, error) {
 	c := Config{Compression: "lz4", Acks: "all", Partitions: DefaultPartitions, Timeout: DefaultTimeout}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	u, err := url.Parse(raw)
+	u, err := hostlist.Parse(raw)
 	if err != nil {
 		return Config{}, fmt.Errorf("BUS_URL: %w", err)
 	}
@@ -157,8 +159,11 @@ func brokerAddr(b string) (string, error) {
 	}
 	host, port, err := net.SplitHostPort(b)
 	if err != nil {
-		host, port = strings.Trim(b, "[]"), DefaultPort
-		if strings.ContainsAny(host, "[]:") {
+		host, port = b, DefaultPort
+		if len(b) > 2 && b[0] == '[' && b[len(b)-1] == ']' {
+			host = b[1 : len(b)-1] // an IPv6 literal without a port
+		}
+		if strings.ContainsAny(host, "[]") || host == b && strings.Contains(host, ":") {
 			return "", errors.New("want host:port")
 		}
 	}
