@@ -32,10 +32,7 @@ func TestClusterTailsEndOnMove(t *testing.T) {
 			apps[p] = app
 		}
 	}
-	type tailEnd struct {
-		lines []string
-		err   error
-	}
+	type tailEnd struct{ err error }
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	lines := map[int32]chan string{}

@@ -152,11 +152,11 @@ func (b *bench) clusterFailover(ctx context.Context, i int) (sample, error) {
 	}
 	victim := sls[2]
 	t0 := time.Now()
-	if err := victim.proc.cmd.Process.Kill(); err != nil {
+	if err := victim.cmd.Process.Kill(); err != nil {
 		return s, err
 	}
 	select {
-	case <-victim.proc.done:
+	case <-victim.done:
 	case <-time.After(10 * time.Second):
 		return s, errors.New("the killed process did not exit")
 	}
