@@ -3,6 +3,7 @@ package sluice
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -37,6 +38,31 @@ type Message struct {
 	// no PRI get Facility 1 (user) and Severity 6 (informational).
 	Facility uint8
 	Severity uint8
+	// Pos is where the message sits on the cluster bus, set by the bus
+	// consumer; zero outside cluster mode. Drains derive stable ids from
+	// it, so a redelivered message keeps its id.
+	Pos BusPos
+}
+
+// BusPos is a position on the cluster bus: a partition and an offset of the
+// bus topic. The zero value is no position.
+type BusPos uint64
+
+// MakeBusPos returns the position of offset in partition. Offsets
+// take 48 bits, partitions 16.
+func MakeBusPos(partition int32, offset int64) BusPos {
+	return BusPos(uint64(uint16(partition))<<48 | uint64(offset+1)&(1<<48-1))
+}
+
+// Partition and Offset are the parts of a position that is not zero.
+func (p BusPos) Partition() int32 { return int32(p >> 48) }
+func (p BusPos) Offset() int64    { return int64(p&(1<<48-1)) - 1 }
+
+// AppendID appends "PARTITION.OFFSET", the message's id on the bus topic.
+func (p BusPos) AppendID(dst []byte) []byte {
+	dst = strconv.AppendInt(dst, int64(p.Partition()), 10)
+	dst = append(dst, '.')
+	return strconv.AppendInt(dst, p.Offset(), 10)
 }
 
 // DefaultMaxMessageBytes is the longest message text every source keeps

@@ -235,6 +235,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				if r.Offset < replay {
 					redelivered++
 				}
+				m.Pos = sluice.MakeBusPos(r.Partition, r.Offset)
 				msgs = append(msgs, m)
 			}
 			if bad > 0 {

@@ -56,7 +56,10 @@ func NewProducer(ctx context.Context, cfg Config, o ProducerOptions) (*Producer,
 		o.Linger = 2 * time.Millisecond
 	}
 	if o.DeliveryTimeout <= 0 {
-		o.DeliveryTimeout = 30 * time.Second
+		o.DeliveryTimeout = cfg.Timeout
+	}
+	if o.DeliveryTimeout <= 0 {
+		o.DeliveryTimeout = DefaultTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

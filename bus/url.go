@@ -8,10 +8,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/sluice-logs/sluice/internal/hostlist"
 )
 
 // DefaultPartitions is the partition count of a topic sluiced creates.
 const DefaultPartitions = 64
+
+// DefaultTimeout is how long a produce waits for the brokers by default.
+const DefaultTimeout = 30 * time.Second
 
 // DefaultPort is the broker port when an address names none.
 const DefaultPort = "9092"
@@ -32,6 +38,9 @@ type Config struct {
 	// 3, or the number of brokers when fewer).
 	Replication int
 	TLS         bool
+	// Timeout is how long a produce waits for the brokers' acknowledgement
+	// before ingest gives up and asks its client to retry (default 30s).
+	Timeout time.Duration
 	// User and Password, when User is set, authenticate with SASL/PLAIN.
 	User, Password string
 }
@@ -48,10 +57,10 @@ func (c Config) Redacted() string {
 // ParseURL reads BUS_URL, reporting every problem at once. It dials
 // nothing.
 func ParseURL(raw string) (Config, error) {
-	c := Config{Compression: "lz4", Acks: "all", Partitions: DefaultPartitions}
+	c := Config{Compression: "lz4", Acks: "all", Partitions: DefaultPartitions, Timeout: DefaultTimeout}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	u, err := url.Parse(raw)
+	u, err := hostlist.Parse(raw)
 	if err != nil {
 		return Config{}, fmt.Errorf("BUS_URL: %w", err)
 	}
@@ -117,6 +126,13 @@ func ParseURL(raw string) (Config, error) {
 			} else {
 				c.Replication = n
 			}
+		case "timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 100*time.Millisecond || d > 10*time.Minute {
+				bad("timeout %q: want a duration from 100ms to 10m", v)
+			} else {
+				c.Timeout = d
+			}
 		case "tls":
 			on, err := parseBool(v)
 			if err != nil {
@@ -143,8 +159,11 @@ func brokerAddr(b string) (string, error) {
 	}
 	host, port, err := net.SplitHostPort(b)
 	if err != nil {
-		host, port = strings.Trim(b, "[]"), DefaultPort
-		if strings.ContainsAny(host, "[]:") {
+		host, port = b, DefaultPort
+		if len(b) > 2 && b[0] == '[' && b[len(b)-1] == ']' {
+			host = b[1 : len(b)-1] // an IPv6 literal without a port
+		}
+		if strings.ContainsAny(host, "[]") || host == b && strings.Contains(host, ":") {
 			return "", errors.New("want host:port")
 		}
 	}

@@ -3,6 +3,7 @@ package bus
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseURL(t *testing.T) {
@@ -19,6 +20,14 @@ func TestParseURL(t *testing.T) {
 			return strings.Join(c.Brokers, " ") == "a:1 b:9093 c:9092" && c.Partitions == 12 &&
 				c.Acks == "one" && c.Compression == "zstd" && c.Replication == 3
 		}, ""},
+		{"timeout", "kafka://h:1/t?timeout=2s", func(c Config) bool { return c.Timeout == 2*time.Second }, ""},
+		{"default timeout", "kafka://h:1/t", func(c Config) bool { return c.Timeout == DefaultTimeout }, ""},
+		{"bad timeout", "kafka://h:1/t?timeout=1ns", nil, "timeout"},
+		{"last broker without a port", "kafka://a:1,b/t", func(c Config) bool { return strings.Join(c.Brokers, " ") == "a:1 b:9092" }, ""},
+		{"ipv6 brokers", "kafka://u:p@[::1]:9093,[fe80::1],c/t", func(c Config) bool {
+			return strings.Join(c.Brokers, " ") == "[::1]:9093 [fe80::1]:9092 c:9092" && c.User == "u"
+		}, ""},
+		{"empty broker in the list", "kafka://a:1,,b/t", nil, `broker ""`},
 		{"default port", "kafka://h/t", func(c Config) bool { return c.Brokers[0] == "h:9092" }, ""},
 		{"sasl", "kafka://u:p%40ss@h:1/t?tls=1", func(c Config) bool { return c.User == "u" && c.Password == "p@ss" && c.TLS }, ""},
 		{"every problem at once", "http://h:0/a%20b?acks=2&partitions=0&x=1&y=2", nil,

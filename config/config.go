@@ -133,7 +133,7 @@ var Vars = []Var{
 	{"TOKENS", "", "Per-app tokens, token=app[:source],… When set, every ingest and read is authenticated."},
 	{"ADMIN_TOKEN", "", "A token that may read every app."},
 	// Cluster mode on Kafka (issue 12).
-	{"BUS_URL", "", "Cluster mode: kafka://host:port[,host:port…]/topic (options compression=, acks=all|one, partitions=N for a topic sluiced creates, default 64; tls=1; SASL/PLAIN from user:pass@). Unset: one process, no bus."},
+	{"BUS_URL", "", "Cluster mode: kafka://host:port[,host:port…]/topic (options compression=, acks=all|one, partitions=N for a topic sluiced creates, default 64; timeout=D, how long ingest waits for the brokers before answering 429, default 30s; tls=1; SASL/PLAIN from user:pass@). Unset: one process, no bus."},
 	{"ROLE", "all", "Cluster mode: all (ingest, rings, drains), ingest (sources publish to the bus; no rings or drains) or router (consumes the bus: rings, drains, reads; no sources)."},
 	{"ADVERTISE_URL", "", "Cluster mode: how other sluiced processes reach this one's HTTP port (default http://<hostname>:$PORT); carried in the Kafka consumer group."},
 	{"BUS_GROUP", "sluice", "Cluster mode: the Kafka consumer group of the router processes."},

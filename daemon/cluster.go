@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -37,8 +39,10 @@ type clusterParts struct {
 	metrics  *bus.Metrics
 	proxy    *cluster.Proxy // nil without CLUSTER_SECRET: reads are answered locally
 	self     string         // ADVERTISE_URL
-	cancel   context.CancelFunc
-	done     chan error
+	// partitions is the topic's partition count once known (0 before).
+	partitions atomic.Int64
+	cancel     context.CancelFunc
+	done       chan error
 }
 
 // clusterPlan adjusts plan for cfg's ROLE: an ingest process builds no
@@ -130,13 +134,19 @@ func (d *Daemon) startBus(bound net.Addr) error {
 		// the topic before they are served.
 		Rebuild: func(batch []sluice.Message) { d.store.Append(batch) },
 		Replay:  d.cfg.Cluster.Replay,
-		Logger:  d.log,
-		Metrics: d.bus.metrics,
+		// Tails of apps whose partition moved end cleanly; their
+		// clients reconnect, through the proxy, to the new owner.
+		OnRevoked: func(ps []int32) { d.endTails(ps) },
+		Logger:    d.log,
+		Metrics:   d.bus.metrics,
 	})
 	if err != nil {
 		return err
 	}
 	d.bus.consumer = c
+	if d.bus.producer != nil {
+		d.bus.partitions.Store(int64(d.bus.producer.Partitions()))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.bus.cancel = cancel
 	d.bus.done = make(chan error, 1)
@@ -158,8 +168,21 @@ func (d *Daemon) startBus(bound net.Addr) error {
 		if n, err = bus.EnsureTopic(ctx, c.Client(), d.bus.cfg); err != nil {
 			return err
 		}
+		d.bus.partitions.Store(int64(n))
 	}
 	return d.startProxy(c.Client(), n)
+}
+
+// endTails ends the tails of the apps of partitions this process no
+// longer owns.
+func (d *Daemon) endTails(ps []int32) {
+	n := int(d.bus.partitions.Load())
+	if d.tails == nil || n == 0 {
+		return
+	}
+	if ended := d.tails.End(func(app string) bool { return slices.Contains(ps, bus.PartitionOf(app, n)) }); ended > 0 {
+		d.log.Info("tails of moved partitions ended", "partitions", fmt.Sprint(ps), "tails", ended)
+	}
 }
 
 // startProxy makes reads of apps this process does not own go to their

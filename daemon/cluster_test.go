@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-logs/sluice/bus"
 	"github.com/sluice-logs/sluice/internal/eventually"
@@ -96,7 +98,8 @@ func (m *member) cluster() (clusterDoc, error) {
 }
 
 // owners waits until the members together own every one of n partitions,
-// each once, and returns partition → member index.
+// each once, in one generation, each member some when there are enough
+// partitions, and returns partition → member index.
 func owners(t *testing.T, ms []*member, n int, within time.Duration) map[int32]int {
 	t.Helper()
 	var own map[int32]int
@@ -109,6 +112,9 @@ func owners(t *testing.T, ms []*member, n int, within time.Duration) map[int32]i
 				return false
 			}
 			gen = doc.Generation
+			if len(doc.Partitions) == 0 && len(ms) <= n {
+				return false // mid cooperative rebalance: a member gets its share next generation
+			}
 			for _, p := range doc.Partitions {
 				if _, dup := own[p.Partition]; dup {
 					return false
@@ -279,12 +285,61 @@ func TestClusterThreeProcesses(t *testing.T) {
 		t.Fatal("SIGTERM: sluiced did not exit")
 	}
 	owners(t, ms[:2], parts, 30*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	<-ctx.Done() // nothing more may arrive: committed messages are not redelivered
+	// The survivors resume at the group's committed offsets: once those
+	// equal the end offsets (so everything was delivered and committed
+	// again by whoever owns it now), the drain must have each message once
+	// and no survivor may count a redelivery.
+	committedToEnd(t, brokers, "sluice", "logs", 30*time.Second)
 	if n := len(s.received()); n != apps*per+1 {
 		t.Errorf("after a clean leave the drain has %d messages, want %d (no redelivery)", n, apps*per+1)
 	}
+	for i, m := range ms[:2] {
+		if r := m.metric("sluice_bus_redelivered_total"); r != 0 {
+			t.Errorf("member %d counted %v redelivered after a clean leave", i, r)
+		}
+	}
+}
+
+// committedToEnd waits until the group's committed offset of every
+// partition of topic equals the partition's end offset, both read from the
+// brokers.
+func committedToEnd(t *testing.T, brokers, group, topic string, within time.Duration) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Log(last)
+		}
+	}()
+	eventually.Within(t, within, "the group's committed offsets reach the end offsets", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil || ends.Error() != nil {
+			last = fmt.Sprint("end offsets: ", err, ends.Error())
+			return false
+		}
+		committed, err := adm.FetchOffsets(ctx, group)
+		if err != nil || committed.Error() != nil {
+			last = fmt.Sprint("committed offsets: ", err, committed.Error())
+			return false
+		}
+		ok := true
+		ends.Each(func(e kadm.ListedOffset) {
+			c, found := committed.Lookup(topic, e.Partition)
+			if e.Offset > 0 && (!found || c.At != e.Offset) {
+				last = fmt.Sprintf("partition %d: committed %d, end %d", e.Partition, c.At, e.Offset)
+				ok = false
+			}
+		})
+		return ok
+	})
 }
 
 // metric reads one unlabelled series from the member's /metrics (0 when
@@ -313,8 +368,10 @@ func TestClusterSIGKILL(t *testing.T) {
 	bin := binaries(t)
 	brokers := newBus(t)
 	s := newSink(t)
+	es := newBulkSink(t)
 	const parts = 12
 	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=12", "DRAIN_SINK=" + s.srv.URL + "?flush=20ms",
+		"DRAIN_ES=elasticsearch://" + strings.TrimPrefix(es.srv.URL, "http://") + "?index=logs&flush=20ms",
 		"CLUSTER_SECRET=test-secret-0123456789"}
 	var ms []*member
 	for range 3 {
@@ -403,6 +460,33 @@ func TestClusterSIGKILL(t *testing.T) {
 	if took > 30*time.Second {
 		t.Errorf("survivors took %s to own every partition", took)
 	}
+
+	// Stable ids: every message has one Elasticsearch _id (its bus
+	// position) on every delivery, and a Logplex-Frame-Id seen again names
+	// the same messages.
+	eventually.Within(t, 60*time.Second, "every acknowledged message reaches the elasticsearch drain", func() bool {
+		got := es.deliveries()
+		for id := range acked {
+			if len(got[id]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	again := es.checkStableIDs(t)
+	s.mu.Lock()
+	frames, reused := len(s.frames), len(s.reused)
+	for id := range s.frames {
+		if !strings.HasPrefix(id, "bus-") {
+			t.Errorf("Logplex-Frame-Id %q is not derived from bus positions", id)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if reused > 0 {
+		t.Errorf("%d of %d Logplex-Frame-Ids came again with other messages", reused, frames)
+	}
+	t.Logf("elasticsearch drain: %d messages delivered again, each with its first _id", again)
 }
 
 func countOwned(own map[int32]int, i int) int {
@@ -449,5 +533,39 @@ func TestClusterRoles(t *testing.T) {
 	// A router process takes no ingest.
 	if code := routers[0].postNDJSON(`{"app":"x","msg":"y"}` + "\n"); code != 404 && code != 405 {
 		t.Errorf("POST /logs to a router process: %d, want 404", code)
+	}
+}
+
+// TestClusterIdleMember runs more processes than partitions: the one with
+// no partition is a member of the group all the same, and ready.
+func TestClusterIdleMember(t *testing.T) {
+	bin := binaries(t)
+	brokers := newBus(t)
+	s := newSink(t)
+	env := []string{"BUS_URL=kafka://" + brokers + "/logs?partitions=1", "DRAIN_SINK=" + s.srv.URL + "?flush=20ms",
+		"CLUSTER_SECRET=test-secret-0123456789"}
+	ms := []*member{startMember(t, bin, env...), startMember(t, bin, env...)}
+	own := owners(t, ms, 1, 60*time.Second)
+	idle := ms[1-own[0]]
+	for i, m := range ms {
+		eventually.Within(t, 30*time.Second, fmt.Sprintf("member %d is ready", i), func() bool {
+			resp, err := http.Get(m.base + "/healthz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
+	if doc, err := idle.cluster(); err != nil || !doc.Joined || len(doc.Partitions) != 0 {
+		t.Fatalf("the idle member's /cluster: %+v %v", doc, err)
+	}
+	// It ingests, and answers reads through the owner.
+	if code := idle.postNDJSON(`{"app":"a","msg":"one"}` + "\n"); code != 204 {
+		t.Fatalf("POST to the idle member: %d", code)
+	}
+	eventually.Within(t, 30*time.Second, "the owner delivers", func() bool { return len(s.received()) == 1 })
+	if lines := idle.logs("a"); len(lines) != 1 || !strings.HasSuffix(lines[0], "one") {
+		t.Fatalf("read through the idle member: %q", lines)
 	}
 }

@@ -20,10 +20,12 @@ type sink struct {
 	msgs   []string // the MSG part of every frame, in arrival order
 	status int      // answer; 0 means 204
 	gate   chan struct{}
+	frames map[string][]string // Logplex-Frame-Id: the first request's messages
+	reused map[string]bool     // Frame-Ids that came again with other messages
 }
 
 func newSink(t *testing.T) *sink {
-	s := &sink{}
+	s := &sink{frames: map[string][]string{}, reused: map[string]bool{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		gate, status := s.gate, s.status
@@ -62,6 +64,11 @@ func newSink(t *testing.T) *sink {
 		}
 		s.mu.Lock()
 		s.msgs = append(s.msgs, got...)
+		if id := r.Header.Get("Logplex-Frame-Id"); s.frames[id] == nil {
+			s.frames[id] = got
+		} else if strings.Join(s.frames[id], "\n") != strings.Join(got, "\n") {
+			s.reused[id] = true
+		}
 		s.mu.Unlock()
 		w.WriteHeader(204)
 	}))

@@ -244,6 +244,23 @@ func (h *Handler) Shutdown() {
 	h.wg.Wait()
 }
 
+// End ends the tail sessions of the apps for which moved reports true (in
+// cluster mode, apps whose partition another process owns now): each
+// writes the end of its response, so its client sees a clean end and
+// reconnects, to the new owner. It returns how many it ended.
+func (h *Handler) End(moved func(app string) bool) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for s := range h.sessions {
+		if moved(s.app) {
+			s.stop(time.Now().Add(shutdownGrace))
+			n++
+		}
+	}
+	return n
+}
+
 // track registers a running session; it reports false when the handler is
 // shutting down (the session must end at once). Sessions register
 // themselves once fasthttp hands them the connection, which it may fail to

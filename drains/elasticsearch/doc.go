@@ -17,7 +17,11 @@
 // logs-{app}-{2006.01.02}): {app} is the app, made a valid index name part
 // (lower case, characters Elasticsearch forbids become '_'), and any other
 // {…} is a Go time layout applied to the message's time in UTC. op=create
-// writes create actions, which data streams require.
+// writes create actions, which data streams require. In cluster mode each
+// document's _id is its message's bus position (PARTITION.OFFSET), so a
+// redelivery after a partition moved overwrites the same document
+// (op=index) or is refused as a conflict (op=create, 409), which the drain
+// counts as delivered.
 //
 // Send builds the bulk body (NDJSON action and document lines) into one
 // reused buffer, posts it with the go-elasticsearch low-level esapi.Bulk

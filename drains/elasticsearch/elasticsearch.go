@@ -139,6 +139,10 @@ func (d *Drain) encode(dst []byte, batch []sluice.Message) []byte {
 		m := &batch[i]
 		dst = append(dst, d.action...)
 		dst = d.index.appendIndex(dst, m, &d.ixc)
+		if m.Pos != 0 { // cluster mode: a redelivery writes the same document
+			dst = append(dst, `","_id":"`...)
+			dst = m.Pos.AppendID(dst)
+		}
 		dst = append(dst, "\"}}\n"...)
 		dst = d.enc.appendDocument(dst, m)
 		dst = append(dst, '\n')
@@ -228,6 +232,9 @@ func (d *Drain) itemErrors(batch []sluice.Message) error {
 		}
 		if it.Status >= 200 && it.Status <= 299 {
 			continue
+		}
+		if it.Status == 409 && d.cfg.Op == OpCreate && batch[i].Pos != 0 {
+			continue // a redelivery: the document with this _id is there
 		}
 		reason := it.Error.String()
 		key := strconv.Itoa(it.Status) + " " + it.Index + " " + reason

@@ -202,3 +202,48 @@ func BenchmarkEncode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// TestRealBusIDs sends the same messages twice with bus positions (cluster
+// mode, a redelivery after a partition moved): each is one document whose
+// _id is its position, with op=index (overwritten) and op=create (the
+// second create is a conflict the drain counts as delivered).
+func TestRealBusIDs(t *testing.T) {
+	s := realServer(t)
+	for _, op := range []string{OpIndex, OpCreate} {
+		t.Run(op, func(t *testing.T) {
+			prefix := fmt.Sprintf("%s-busid%s%d", s.run, op, testSeq.Add(1))
+			d := newDrain(t, s.config(prefix+"-{app}", op))
+			at := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+			batch := []sluice.Message{
+				{Time: at, App: "a", Text: "one", Pos: sluice.MakeBusPos(3, 0)},
+				{Time: at.Add(time.Millisecond), App: "a", Text: "two", Pos: sluice.MakeBusPos(3, 1)},
+				{Time: at.Add(2 * time.Millisecond), App: "b", Text: "three", Pos: sluice.MakeBusPos(11, 1<<40)},
+			}
+			for round := range 2 {
+				if err := d.Send(sendCtx(t), batch); err != nil {
+					t.Fatalf("Send %d: %v", round, err)
+				}
+			}
+			// A third message after the redelivery proves the index
+			// settled past the duplicates.
+			last := sluice.Message{Time: at.Add(time.Second), App: "a", Text: "four", Pos: sluice.MakeBusPos(3, 2)}
+			if err := d.Send(sendCtx(t), []sluice.Message{last}); err != nil {
+				t.Fatal(err)
+			}
+			hits := s.searchUntil(t, prefix+"-*", len(batch)+1)
+			ids := map[string]string{}
+			for _, h := range hits {
+				ids[fmt.Sprint(h.Source["message"])] = h.ID
+			}
+			want := map[string]string{"one": "3.0", "two": "3.1", "three": "11.1099511627776", "four": "3.2"}
+			if len(hits) != len(want) {
+				t.Errorf("%d documents, want %d: %v", len(hits), len(want), ids)
+			}
+			for msg, id := range want {
+				if ids[msg] != id {
+					t.Errorf("document %q: _id %q, want %q", msg, ids[msg], id)
+				}
+			}
+		})
+	}
+}

@@ -272,6 +272,7 @@ func (s *esServer) config(index, op string) Config {
 // hit is one search result.
 type hit struct {
 	Index  string         `json:"_index"`
+	ID     string         `json:"_id"`
 	Source map[string]any `json:"_source"`
 }
 

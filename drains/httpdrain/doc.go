@@ -11,7 +11,10 @@
 // Outcomes: 2xx delivered; 408, 429 and 5xx retryable (with
 // drains.RetryAfter from Retry-After); other statuses permanent
 // (drains.ErrPermanent); connection errors and timeouts retryable. The
-// Frame-Id comes from drains.BatchID, so a retried batch keeps its id.
+// Frame-Id comes from drains.BatchID, so a retried batch keeps its id; in
+// cluster mode it comes from the bus positions of the batch's messages
+// (drains.AppendBusBatchID), so the same batch sent again by another
+// process keeps it too.
 //
 // Concurrency: as drains.Drain says, Send and Close are called by one
 // goroutine (the Worker's). Each request runs in a goroutine of its own so

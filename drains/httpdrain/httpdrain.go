@@ -203,6 +203,7 @@ type Drain struct {
 
 	// Owned by the caller of Send/Close (one goroutine).
 	buf     []byte
+	fid     []byte // the bus Frame-Id being built
 	frame   []byte
 	gz      *gzip.Writer
 	pending []chan result // requests whose Send gave up (ctx ended)
@@ -311,7 +312,12 @@ func (d *Drain) Send(ctx context.Context, batch []sluice.Message) error {
 	req.SetRequestURI(d.uri)
 	req.Header.SetContentType(d.ctype)
 	req.Header.Set("Logplex-Msg-Count", strconv.Itoa(len(batch)))
-	req.Header.Set("Logplex-Frame-Id", d.idBase+"-"+strconv.FormatUint(id, 16))
+	if fid, ok := drains.AppendBusBatchID(d.fid[:0], batch); ok {
+		d.fid = fid // cluster mode: the same messages keep their id on another process
+		req.Header.SetBytesV("Logplex-Frame-Id", fid)
+	} else {
+		req.Header.Set("Logplex-Frame-Id", d.idBase+"-"+strconv.FormatUint(id, 16))
+	}
 	if d.cfg.Token != "" {
 		req.Header.Set("Logplex-Drain-Token", d.cfg.Token)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-logs/sluice/drains/httpdrain"
 	"github.com/sluice-logs/sluice/drains/kafka"
 	"github.com/sluice-logs/sluice/drains/syslogdrain"
+	"github.com/sluice-logs/sluice/internal/hostlist"
 )
 
 // Drain kinds, Spec.Kind and drains.Status.Kind.
@@ -133,7 +134,11 @@ func Parse(name, raw string) (Spec, error) {
 	fail := func(red string, err error) (Spec, error) {
 		return Spec{}, fmt.Errorf("DRAIN_%s %s: %w", strings.ToUpper(name), red, err)
 	}
-	u, err := url.Parse(strings.TrimSpace(raw))
+	parse := url.Parse
+	if strings.HasPrefix(strings.TrimSpace(raw), "kafka://") {
+		parse = hostlist.Parse // kafka://a:9092,b/t: a list of brokers
+	}
+	u, err := parse(strings.TrimSpace(raw))
 	if err != nil {
 		return fail(drains.RedactString(raw), errors.New("not a URL"))
 	}

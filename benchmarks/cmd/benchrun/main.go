@@ -246,7 +246,8 @@ func (b *bench) workloads() []workload {
 	add("tail", "sluiced", fmt.Sprintf("sluiced 100 tails on one app, %s msgs/s over 100 apps", thousands(float64(b.tailRate))), b.tailLatency)
 	b.edgeRows(add) // rows_edges.go: otlp-rings, ship, agent, agent-rsyslog-imfile
 	add("crash", "sluiced", "sluiced SIGKILL under syslog TCP load (2 conns, 100 apps), restart: time to serving", b.crash)
-	b.abuseRows(add) // issue 10: memory under attack, rows_abuse.go
+	b.abuseRows(add)   // issue 10: memory under attack, rows_abuse.go
+	b.clusterRows(add) // rows_cluster.go: cluster-rings, cluster-failover
 	return ws
 }
 
