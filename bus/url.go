@@ -3,7 +3,6 @@ package bus
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -71,7 +70,7 @@ func ParseURL(raw string) (Config, error) {
 		bad("no broker: want kafka://host:port[,host:port…]/topic")
 	} else {
 		for _, b := range strings.Split(u.Host, ",") {
-			addr, err := brokerAddr(b)
+			addr, err := hostlist.Addr(b, DefaultPort)
 			if err != nil {
 				bad("broker %q: %v", b, err)
 				continue
@@ -80,7 +79,7 @@ func ParseURL(raw string) (Config, error) {
 		}
 	}
 	c.Topic = strings.TrimPrefix(u.Path, "/")
-	if err := validTopic(c.Topic); err != nil {
+	if err := hostlist.Topic(c.Topic); err != nil {
 		bad("topic %q: %v", c.Topic, err)
 	}
 	if u.User != nil {
@@ -151,48 +150,6 @@ func ParseURL(raw string) (Config, error) {
 		return Config{}, fmt.Errorf("BUS_URL: %w", err)
 	}
 	return c, nil
-}
-
-func brokerAddr(b string) (string, error) {
-	if b == "" {
-		return "", errors.New("empty address")
-	}
-	host, port, err := net.SplitHostPort(b)
-	if err != nil {
-		host, port = b, DefaultPort
-		if len(b) > 2 && b[0] == '[' && b[len(b)-1] == ']' {
-			host = b[1 : len(b)-1] // an IPv6 literal without a port
-		}
-		if strings.ContainsAny(host, "[]") || host == b && strings.Contains(host, ":") {
-			return "", errors.New("want host:port")
-		}
-	}
-	if host == "" {
-		return "", errors.New("empty host")
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", errors.New("invalid port")
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// validTopic applies Kafka's topic name rules.
-func validTopic(t string) error {
-	switch {
-	case t == "":
-		return errors.New("missing: want kafka://host:port/topic")
-	case len(t) > 249:
-		return errors.New("longer than 249 characters")
-	case t == "." || t == "..":
-		return errors.New("not a valid topic name")
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return errors.New("may only contain letters, digits, '.', '_' and '-'")
-		}
-	}
-	return nil
 }
 
 // parseBool is config.ParseBool's rule (config imports this package, so

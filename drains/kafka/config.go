@@ -3,7 +3,6 @@ package kafka
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/sluice-logs/sluice/config"
+	"github.com/sluice-logs/sluice/internal/hostlist"
 )
 
 // Value formats.
@@ -88,7 +88,7 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 		if u.Host == "" {
 			break
 		}
-		addr, err := brokerAddr(b)
+		addr, err := hostlist.Addr(b, DefaultPort)
 		if err != nil {
 			bad("broker %q: %v", b, err)
 			continue
@@ -96,7 +96,7 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 		c.Brokers = append(c.Brokers, addr)
 	}
 	c.Topic = strings.TrimPrefix(u.Path, "/")
-	if err := validTopic(c.Topic); err != nil {
+	if err := hostlist.Topic(c.Topic); err != nil {
 		bad("topic %q: %v", c.Topic, err)
 	}
 	if u.User != nil {
@@ -171,7 +171,7 @@ func (c *Config) validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("no brokers"))
 	}
-	if err := validTopic(c.Topic); err != nil {
+	if err := hostlist.Topic(c.Topic); err != nil {
 		errs = append(errs, fmt.Errorf("topic %q: %w", c.Topic, err))
 	}
 	switch c.Format {
@@ -189,47 +189,6 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("max bytes %d: must not be negative", c.MaxBytes))
 	}
 	return errors.Join(errs...)
-}
-
-func brokerAddr(b string) (string, error) {
-	if b == "" {
-		return "", errors.New("empty address")
-	}
-	host, port, err := net.SplitHostPort(b)
-	if err != nil {
-		// No port: add the default one.
-		host, port = strings.Trim(b, "[]"), DefaultPort
-		if strings.ContainsAny(host, "[]") {
-			return "", errors.New("want host:port")
-		}
-	}
-	if host == "" {
-		return "", errors.New("empty host")
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", errors.New("invalid port")
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// validTopic applies Kafka's topic name rules: 1 to 249 characters of
-// [a-zA-Z0-9._-], not "." or "..".
-func validTopic(t string) error {
-	switch {
-	case t == "":
-		return errors.New("missing: want kafka://host:port/topic")
-	case len(t) > 249:
-		return errors.New("longer than 249 characters")
-	case t == "." || t == "..":
-		return errors.New("not a valid topic name")
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return errors.New("may only contain letters, digits, '.', '_' and '-'")
-		}
-	}
-	return nil
 }
 
 func codec(name string) (kafkago.Compression, error) {

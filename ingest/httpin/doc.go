@@ -37,7 +37,7 @@
 // the body as read and the pooled buffers, then in a few large steps its
 // decompression (a gzip body over 1 MiB is measured first, with a
 // decompression that keeps nothing, so that it is reserved whole or refused
-// before any allocation) and its messages (144 bytes each, one per line at
+// before any allocation) and its messages (152 bytes each, one per line at
 // most; logplex-1 frames without LF grow the reservation as they come). A
 // request the pool cannot take now gets 503 with Retry-After (reason
 // memory_budget) and publishes nothing; one that needs more than the whole

@@ -1,6 +1,9 @@
 package hostlist
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -33,5 +36,30 @@ func TestParse(t *testing.T) {
 				t.Errorf("host %q path %q query %q user %q", u.Host, u.Path, u.RawQuery, u.User.Username())
 			}
 		})
+	}
+}
+
+func TestAddrAndTopic(t *testing.T) {
+	for _, c := range []struct{ in, want, err string }{
+		{"a", "a:9092", ""},
+		{"a:1", "a:1", ""},
+		{"[::1]", "[::1]:9092", ""},
+		{"[::1]:7", "[::1]:7", ""},
+		{"::1", "", "want host:port"},
+		{"", "", "empty address"},
+		{":9", "", "empty host"},
+		{"a:0", "", "invalid port"},
+		{"a:x", "", "invalid port"},
+	} {
+		got, err := Addr(c.in, "9092")
+		if got != c.want || (err == nil) != (c.err == "") || err != nil && err.Error() != c.err {
+			t.Errorf("Addr(%q) = %q, %v; want %q, %q", c.in, got, err, c.want, c.err)
+		}
+	}
+	for topic, ok := range map[string]bool{"logs": true, "a.b_c-1": true, "": false, ".": false, "..": false,
+		"a/b": false, "a b": false, strings.Repeat("x", 249): true, strings.Repeat("x", 250): false} {
+		if err := Topic(topic); (err == nil) != ok {
+			t.Errorf("Topic(%q) = %v, want ok=%v", topic, err, ok)
+		}
 	}
 }
