@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -167,4 +168,28 @@ func (p *Proxy) Forward(ctx *fasthttp.RequestCtx, base string) {
 			}
 		}
 	})
+}
+
+// Get asks the member at base for uri with a member proof and returns the
+// body of a 200 answer (at most 16 MiB). It is for small documents such as
+// /drains, not for streams.
+func (p *Proxy) Get(ctx context.Context, base, uri string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+uri, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(ProofHeader, Sign(p.cfg.Secret, http.MethodGet, uri, time.Now()))
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s%s: %s", base, uri, resp.Status)
+	}
+	return b, nil
 }

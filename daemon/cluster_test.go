@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-logs/sluice/bus"
+	"github.com/sluice-logs/sluice/cluster"
+	"github.com/sluice-logs/sluice/drains"
 	"github.com/sluice-logs/sluice/internal/eventually"
 )
 
@@ -196,6 +198,45 @@ func TestClusterThreeProcesses(t *testing.T) {
 			t.Fatalf("drain: app %s got %s, want %s (per-app order)", app, msg, want)
 		}
 		next[app]++
+	}
+	// /drains?cluster=1 on any process sums every member's drains: the
+	// cluster delivered each message once, and its accounting balances.
+	{
+		resp, err := http.Get(ms[1].base + "/drains?cluster=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Drains  []drains.Status `json:"drains"`
+			Members []struct {
+				URL    string          `json:"url"`
+				Drains []drains.Status `json:"drains"`
+				Error  string          `json:"error"`
+			} `json:"members"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /drains?cluster=1: %d %v", resp.StatusCode, err)
+		}
+		if len(doc.Members) != 3 {
+			t.Errorf("cluster /drains lists %d members, want 3: %+v", len(doc.Members), doc.Members)
+		}
+		for _, m := range doc.Members {
+			if m.Error != "" || len(m.Drains) != 1 {
+				t.Errorf("member %s: %d drains, error %q", m.URL, len(m.Drains), m.Error)
+			}
+		}
+		req, _ := http.NewRequest("GET", ms[0].base+"/drains", nil)
+		req.Header.Set(cluster.ProofHeader, "1700000000.forged")
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+			t.Errorf("/drains with a forged member proof: %v %v, want 403", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		if len(doc.Drains) != 1 || doc.Drains[0].Delivered != apps*per || !doc.Drains[0].Balanced() {
+			t.Errorf("cluster /drains sum: %+v, want one drain with %d delivered, balanced", doc.Drains, apps*per)
+		}
 	}
 	for a := range apps {
 		app := fmt.Sprintf("app%d", a)

@@ -518,7 +518,16 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 }
 
 func (d *Daemon) serveDrains(ctx *fasthttp.RequestCtx) {
-	if d.cfg.Tokens.Enabled() && !d.isAdmin(ctx) {
+	member := false // a cluster member asking for the cluster view
+	if d.bus != nil && d.bus.proxy != nil {
+		present, valid := d.bus.proxy.Proven(ctx)
+		if present && !valid {
+			ctx.Error("forbidden: bad cluster proof\n", fasthttp.StatusForbidden)
+			return
+		}
+		member = present
+	}
+	if d.cfg.Tokens.Enabled() && !member && !d.isAdmin(ctx) {
 		ctx.Error("GET /drains needs the ADMIN_TOKEN\n", fasthttp.StatusUnauthorized)
 		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="sluice"`)
 		return
@@ -526,6 +535,10 @@ func (d *Daemon) serveDrains(ctx *fasthttp.RequestCtx) {
 	out := make([]drains.Status, 0, len(d.workers))
 	for _, w := range d.workers {
 		out = append(out, w.Status())
+	}
+	if !member && ctx.QueryArgs().GetBool("cluster") && d.bus != nil && d.bus.proxy != nil {
+		d.clusterDrains(ctx, out)
+		return
 	}
 	b, err := json.MarshalIndent(map[string]any{"drains": out}, "", "  ")
 	if err != nil {
