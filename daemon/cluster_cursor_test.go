@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestClusterTailResumesAcrossMove(t *testing.T) {
 	defer cancel()
 	cli := exec.CommandContext(ctx, bin+"/sluice", "logs", "--app", app, "--tail", "--num", "1", "--no-color")
 	cli.Env = append(os.Environ(), "SLUICE_URL="+survivor.base)
-	var stderr bytes.Buffer
+	var stderr lockedBuffer // written by exec's copier, read here
 	cli.Stderr = &stderr
 	stdout, _ := cli.StdoutPipe()
 	if err := cli.Start(); err != nil {
@@ -144,4 +145,22 @@ func TestClusterTailResumesAcrossMove(t *testing.T) {
 		t.Errorf("sluice logs did not reconnect (stderr %q): the tail was not moved", stderr.String())
 	}
 	t.Logf("%d lines printed once each across the move; sluice logs said: %s", len(got), strings.TrimSpace(stderr.String()))
+}
+
+// lockedBuffer is a bytes.Buffer written and read by different goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
