@@ -57,5 +57,6 @@
 // a bus cursor begins after the newest held line of that partition at or
 // before its offset (an app's lines come from one partition in offset
 // order), and a reader skips lines at or before it that arrive later (an
-// owner still catching up).
+// owner still catching up). The position costs 8 bytes per line in every mode
+// (about 6% of a ring's memory with 100-byte lines).
 package buffer
