@@ -30,14 +30,16 @@ const maxField = 255
 //
 // The header, little endian: the timestamp in microseconds since the Unix
 // epoch (8 bytes), the length of the line (4), the length of the previous
-// record (4, for walking back from the newest line) and the lengths of
-// SOURCE and PROC (1 each, for filtering).
-const hdrSize = 18
+// record (4, for walking back from the newest line), the lengths of
+// SOURCE and PROC (1 each, for filtering) and the line's position on the
+// cluster bus (8, zero outside cluster mode; bus cursors resume by it).
+const hdrSize = 26
 
 type header struct {
 	micros          int64
 	line, prev      uint32
 	srcLen, procLen uint8
+	pos             sluice.BusPos
 }
 
 // size is the length of the record.
@@ -49,6 +51,7 @@ func (h *header) put(b []byte) {
 	binary.LittleEndian.PutUint32(b[8:], h.line)
 	binary.LittleEndian.PutUint32(b[12:], h.prev)
 	b[16], b[17] = h.srcLen, h.procLen
+	binary.LittleEndian.PutUint64(b[18:], uint64(h.pos))
 }
 
 func decodeHeader(b []byte) header {
@@ -59,6 +62,7 @@ func decodeHeader(b []byte) header {
 		prev:    binary.LittleEndian.Uint32(b[12:]),
 		srcLen:  b[16],
 		procLen: b[17],
+		pos:     sluice.BusPos(binary.LittleEndian.Uint64(b[18:])),
 	}
 }
 
@@ -259,6 +263,7 @@ func (r *ring) put(m *sluice.Message, lines int, maxBytes int64, ev *evictions, 
 		prev:    r.lastLen,
 		srcLen:  uint8(len(src)),
 		procLen: uint8(len(proc)),
+		pos:     m.Pos,
 	}
 	if off := int(r.tail % chunkSize); off+rec <= chunkSize {
 		// Fast path: the record fits in the last chunk. Appending to a
@@ -561,6 +566,9 @@ func (r *ring) lastStart(n int, f *Filter) (pos, seq uint64) {
 // holds.
 func (r *ring) afterStart(c Cursor) (pos, seq, missed uint64) {
 	before := r.seq - uint64(r.n) // the line before the oldest held
+	if c.Bus != 0 {
+		return r.afterBus(c.Bus)
+	}
 	switch {
 	case c.Epoch != r.epoch:
 		return r.head, before, 0
@@ -586,6 +594,51 @@ func (r *ring) afterStart(c Cursor) (pos, seq, missed uint64) {
 		p -= uint64(prev)
 	}
 	return p, c.Seq, 0
+}
+
+// afterBus returns where the lines after bus position b begin: after the
+// newest held line of b's partition at or before b. An app's lines come
+// from one partition in offset order, so the walk back from the newest
+// line stops at the first line not after b (lines without a position, or
+// of another partition, are passed). A ring that holds no line at or
+// before b begins with its oldest line. Lines at or before b that arrive
+// later (a new owner still catching up on the partition) are skipped by
+// the reader: see notAfter.
+func (r *ring) afterBus(b sluice.BusPos) (pos, seq, missed uint64) {
+	p, seq := r.tail, r.seq
+	for p > r.head {
+		prev := r.lastLen
+		if p != r.tail {
+			prev = r.headerAt(p).prev
+		}
+		if notAfter(r.headerAt(p-uint64(prev)).pos, b) {
+			break
+		}
+		p -= uint64(prev)
+		seq--
+	}
+	return p, seq, 0
+}
+
+// notAfter reports whether a line at bus position lp is at or before the
+// bus cursor b (same partition, offset not greater): a resume after b does
+// not give it.
+func notAfter(lp, b sluice.BusPos) bool {
+	return lp != 0 && lp.Partition() == b.Partition() && lp <= b
+}
+
+// cursorBefore returns the cursor of the line before position p (line
+// number seq): its bus position when it has one.
+func (r *ring) cursorBefore(p, seq uint64) Cursor {
+	c := Cursor{Epoch: r.epoch, Seq: seq}
+	if p > r.head && p <= r.tail {
+		prev := r.lastLen
+		if p != r.tail {
+			prev = r.headerAt(p).prev
+		}
+		c.Bus = r.headerAt(p - uint64(prev)).pos
+	}
+	return c
 }
 
 // maxScratch is the largest scratch buffer a reader keeps between lines.

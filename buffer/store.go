@@ -470,20 +470,24 @@ func (s *Store) Read(dst []byte, app string, o Options) ([]byte, Cursor) {
 		if r.n > 0 {
 			since = time.UnixMicro(r.headerAt(r.head).micros)
 		}
-		dst = sub.appendNotice(dst, missed, since, Cursor{r.epoch, seq})
+		dst = sub.appendNotice(dst, missed, since, r.cursorBefore(p, seq))
 	}
 	var st stamper
 	for ; p < r.tail && limit != 0; seq++ {
 		h := r.headerAt(p)
+		if o.After.Bus != 0 && notAfter(h.pos, o.After.Bus) {
+			p += h.size()
+			continue
+		}
 		if r.matches(p, &h, &o.Filter) {
-			dst = frameStart(dst, o.Events, Cursor{r.epoch, seq + 1})
+			dst = frameStart(dst, o.Events, Cursor{Epoch: r.epoch, Seq: seq + 1, Bus: h.pos})
 			dst = r.appendLine(dst, p, &h, &st)
 			dst = frameEnd(dst, o.Events)
 			limit--
 		}
 		p += h.size()
 	}
-	return dst, Cursor{r.epoch, seq}
+	return dst, r.cursorBefore(p, seq)
 }
 
 // Close ends every subscription (their Next returns io.EOF) and makes later

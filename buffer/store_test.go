@@ -586,7 +586,7 @@ func TestResumeAfterCursor(t *testing.T) {
 	if cur.Seq != 8 || cur.Epoch == 0 {
 		t.Fatalf("cursor %v", cur)
 	}
-	at := func(seq uint64) Cursor { return Cursor{cur.Epoch, seq} }
+	at := func(seq uint64) Cursor { return Cursor{Epoch: cur.Epoch, Seq: seq} }
 	for i := 8; i < 20; i++ { // lines 8..19; the ring holds 10..19 (seq 11..20)
 		s.Append([]sluice.Message{msg("a", "web.1", fmt.Sprint(i))})
 	}
@@ -602,7 +602,7 @@ func TestResumeAfterCursor(t *testing.T) {
 		{"in the future", Options{After: at(99)}, "", 20},
 		{"just before the oldest", Options{After: at(10)}, "10 11 12 13 14 15 16 17 18 19", 20},
 		{"older than held", Options{After: at(7)}, "L11:3 10 11 12 13 14 15 16 17 18 19", 20},
-		{"other epoch", Options{After: Cursor{cur.Epoch + 2, 3}}, "10 11 12 13 14 15 16 17 18 19", 20},
+		{"other epoch", Options{After: Cursor{Epoch: cur.Epoch + 2, Seq: 3}}, "10 11 12 13 14 15 16 17 18 19", 20},
 		{"events", Options{After: at(18), Events: true}, "ev:19:18 ev:20:19", 20},
 	}
 	for _, tc := range cases {

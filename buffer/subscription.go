@@ -16,10 +16,17 @@ import (
 
 // Cursor is a line's position in its app's stream: the epoch of the app's
 // ring (it changes when the router restarts or forgets the app) and the
-// line's number in it. Clients treat it as opaque text ("epoch:seq").
+// line's number in it, and in cluster mode the line's position on the bus,
+// which every member's ring for the app agrees on. Clients treat it as
+// opaque text: "EPOCH:SEQ", or "bPARTITION.OFFSET" for a line with a bus
+// position (such a cursor survives the app's partition moving to another
+// member).
 type Cursor struct {
 	Epoch uint64
 	Seq   uint64
+	// Bus is the line's position on the cluster bus, zero when it has
+	// none. A cursor with one is resumed by it alone.
+	Bus sluice.BusPos
 }
 
 // IsZero reports whether c is the zero Cursor (no position).
@@ -27,6 +34,10 @@ func (c Cursor) IsZero() bool { return c == Cursor{} }
 
 // AppendText appends the cursor's text form.
 func (c Cursor) AppendText(dst []byte) []byte {
+	if c.Bus != 0 {
+		dst = append(dst, 'b')
+		return c.Bus.AppendID(dst)
+	}
 	dst = strconv.AppendUint(dst, c.Epoch, 36)
 	dst = append(dst, ':')
 	return strconv.AppendUint(dst, c.Seq, 10)
@@ -36,13 +47,22 @@ func (c Cursor) String() string { return string(c.AppendText(nil)) }
 
 // ParseCursor reads the text form of a Cursor.
 func ParseCursor(s string) (Cursor, error) {
+	if b, ok := strings.CutPrefix(s, "b"); ok {
+		ps, os, ok := strings.Cut(b, ".")
+		part, err1 := strconv.ParseUint(ps, 10, 16)
+		off, err2 := strconv.ParseInt(os, 10, 64)
+		if !ok || err1 != nil || err2 != nil || off < 0 || off >= 1<<48-1 {
+			return Cursor{}, fmt.Errorf("cursor %q: want bPARTITION.OFFSET as the router gave it", s)
+		}
+		return Cursor{Bus: sluice.MakeBusPos(int32(part), off)}, nil
+	}
 	e, q, ok := strings.Cut(s, ":")
 	epoch, err1 := strconv.ParseUint(e, 36, 64)
 	seq, err2 := strconv.ParseUint(q, 10, 64)
 	if !ok || err1 != nil || err2 != nil || epoch == 0 || len(s) > 40 {
 		return Cursor{}, fmt.Errorf("cursor %q: want EPOCH:SEQ as the router gave it", s)
 	}
-	return Cursor{epoch, seq}, nil
+	return Cursor{Epoch: epoch, Seq: seq}, nil
 }
 
 // Options say which lines a Read or a Subscription gives, and how.
@@ -115,8 +135,9 @@ type Subscription struct {
 	closed             bool
 
 	// Owned by the goroutine calling Next.
-	raw []byte
-	st  stamper
+	raw  []byte
+	skip sluice.BusPos // a bus cursor resumed after: lines not after it are skipped
+	st   stamper
 
 	done chan struct{} // closed by Close
 }
@@ -130,6 +151,7 @@ func (s *Store) Subscribe(app string, o Options) (*Subscription, error) {
 		s:      s,
 		f:      Filter{Source: strings.Clone(o.Filter.Source), Ps: strings.Clone(o.Filter.Ps)},
 		events: o.Events,
+		skip:   o.After.Bus,
 		done:   make(chan struct{}),
 	}
 	s.mu.Lock()
@@ -177,7 +199,7 @@ func (sub *Subscription) Position() Cursor {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Cursor{r.epoch, sub.seq}
+	return r.cursorBefore(sub.pos, sub.seq)
 }
 
 // rawBufs holds *rawBuf: the copies of ring bytes Next formats from.
@@ -208,7 +230,7 @@ func (sub *Subscription) Next(ctx context.Context, dst []byte) ([]byte, error) {
 		if sub.gap > 0 {
 			// A resume that began before the oldest line held: say so,
 			// then go on with the lines.
-			n, at := sub.gap, Cursor{r.epoch, sub.seq}
+			n, at := sub.gap, r.cursorBefore(sub.pos, sub.seq)
 			since := sub.sinceLocked()
 			sub.gap = 0
 			r.mu.Unlock()
@@ -220,7 +242,7 @@ func (sub *Subscription) Next(ctx context.Context, dst []byte) ([]byte, error) {
 			since := sub.sinceLocked()
 			n := r.seq - sub.seq
 			sub.pos, sub.seq = r.tail, r.seq
-			at := Cursor{r.epoch, sub.seq}
+			at := r.cursorBefore(sub.pos, sub.seq)
 			r.mu.Unlock()
 			sub.s.tailDropped.Add(float64(n))
 			sub.s.tailCut.Inc()
@@ -278,10 +300,18 @@ func (sub *Subscription) format(dst []byte, epoch, seq uint64) []byte {
 		rec := b[:h.size()]
 		b = b[h.size():]
 		seq++
+		if sub.skip != 0 {
+			if notAfter(h.pos, sub.skip) {
+				continue
+			}
+			if h.pos != 0 {
+				sub.skip = 0 // past it: offsets only grow from here
+			}
+		}
 		if !matchRecord(rec, &h, &sub.f) {
 			continue
 		}
-		dst = frameStart(dst, sub.events, Cursor{epoch, seq})
+		dst = frameStart(dst, sub.events, Cursor{Epoch: epoch, Seq: seq, Bus: h.pos})
 		dst = appendRecordLine(dst, &h, rec[hdrSize:], &sub.st)
 		dst = frameEnd(dst, sub.events)
 	}

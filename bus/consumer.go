@@ -530,6 +530,9 @@ func (c *Consumer) rebuild(ctx context.Context, committed map[int32]int64) {
 					break
 				}
 				if m, err := Decode(r.Value); err == nil {
+					// Rebuilt lines keep their positions: bus cursors
+					// resume by them on this member.
+					m.Pos = sluice.MakeBusPos(r.Partition, r.Offset)
 					msgs = append(msgs, m)
 				}
 			}

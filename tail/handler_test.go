@@ -254,7 +254,7 @@ func TestRingBounds(t *testing.T) {
 				t.Fatalf("not the newest lines")
 			}
 		}},
-		{"by memory, least recently written first", buffer.Config{BytesPerApp: 32 << 10, MemoryLimit: 100 << 10},
+		{"by memory, least recently written first", buffer.Config{BytesPerApp: 32 << 10, MemoryLimit: 110 << 10},
 			[]string{"a", "b", "c", "d"}, func(t *testing.T, e *env) {
 				counts := map[string]int{}
 				for _, app := range []string{"a", "b", "c", "d"} {
