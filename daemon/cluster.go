@@ -208,6 +208,21 @@ func (d *Daemon) startProxy(cl *kgo.Client, partitions int) error {
 	return nil
 }
 
+// fromMember reports whether the request carries a member's proof; a
+// forged one (forged) has been answered 403. Without cluster mode's proxy
+// nothing is a member.
+func (d *Daemon) fromMember(ctx *fasthttp.RequestCtx) (member, forged bool) {
+	if d.bus == nil || d.bus.proxy == nil {
+		return false, false
+	}
+	present, valid := d.bus.proxy.Proven(ctx)
+	if present && !valid {
+		ctx.Error("forbidden: bad cluster proof\n", fasthttp.StatusForbidden)
+		return false, true
+	}
+	return present, false
+}
+
 // proxyRead sends a read of app to the app's owner and reports whether it
 // did. Tokens are checked here, where the request arrives; a request from
 // a member must carry a valid proof and is answered here.
@@ -215,11 +230,10 @@ func (d *Daemon) proxyRead(ctx *fasthttp.RequestCtx, app string) bool {
 	if d.bus == nil || d.bus.proxy == nil {
 		return false
 	}
-	switch present, valid := d.bus.proxy.Proven(ctx); {
-	case present && !valid:
-		ctx.Error("forbidden: bad cluster proof\n", fasthttp.StatusForbidden)
+	switch member, forged := d.fromMember(ctx); {
+	case forged:
 		return true
-	case present:
+	case member:
 		return false // a member's request: answer from this process
 	}
 	if d.cfg.Tokens.Enabled() {

@@ -80,10 +80,10 @@ func ParseDrains(cfg config.Config) ([]open.Spec, error) {
 	return specs, errors.Join(errs...)
 }
 
-// Role is what a sluiced process does. Only RoleAll is implemented; the
-// cluster mode adds RoleIngest (sources publishing to the Kafka bus, no
-// rings or drains) and RoleRouter (rings, tails and drains fed from the
-// bus, no sources), each a Plan with parts left out.
+// Role is what a sluiced process does: RoleAll, or in cluster mode
+// (cluster.go) RoleIngest (sources publishing to the Kafka bus, no rings
+// or drains) and RoleRouter (rings, tails and drains fed from the bus, no
+// sources), each a Plan with parts left out.
 type Role string
 
 // RoleAll runs everything in one process: sources, rings, tails, drains.
@@ -518,14 +518,9 @@ func (d *Daemon) route(ctx *fasthttp.RequestCtx) {
 }
 
 func (d *Daemon) serveDrains(ctx *fasthttp.RequestCtx) {
-	member := false // a cluster member asking for the cluster view
-	if d.bus != nil && d.bus.proxy != nil {
-		present, valid := d.bus.proxy.Proven(ctx)
-		if present && !valid {
-			ctx.Error("forbidden: bad cluster proof\n", fasthttp.StatusForbidden)
-			return
-		}
-		member = present
+	member, forged := d.fromMember(ctx) // a member asking for the cluster view
+	if forged {
+		return
 	}
 	if d.cfg.Tokens.Enabled() && !member && !d.isAdmin(ctx) {
 		ctx.Error("GET /drains needs the ADMIN_TOKEN\n", fasthttp.StatusUnauthorized)
