@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -48,6 +49,11 @@ func start(logDir, name string, env []string, path string, args ...string) (*pro
 
 // startIn is start with a working directory ("" for the current one).
 func startIn(dir, logDir, name string, env []string, path string, args ...string) (*proc, error) {
+	return startProc(dir, nil, logDir, name, env, path, args...)
+}
+
+// startProc is startIn with stdin read from stdin (nil for none).
+func startProc(dir string, stdin io.Reader, logDir, name string, env []string, path string, args ...string) (*proc, error) {
 	logSeq++
 	f, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%03d-%s.log", logSeq, name)))
 	if err != nil {
@@ -56,7 +62,7 @@ func startIn(dir, logDir, name string, env []string, path string, args ...string
 	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()

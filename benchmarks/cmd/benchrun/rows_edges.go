@@ -10,12 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/sluice-logs/sluice/benchmarks/internal/load"
@@ -332,23 +330,5 @@ func vmHWM(pid int) uint64 {
 
 // startStdin is start with stdin read from r.
 func startStdin(logDir, name string, env []string, r *bytes.Reader, path string, args ...string) (*proc, error) {
-	logSeq++
-	f, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%03d-%s.log", logSeq, name)))
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = r, f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, out: f, log: f.Name(), done: make(chan struct{})}
-	go func() { // owned by p: stop waits for it
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
+	return startProc("", r, logDir, name, env, path, args...)
 }
