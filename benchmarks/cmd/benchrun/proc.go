@@ -147,22 +147,31 @@ func (p *proc) peakRSS() (float64, error) {
 	if p.exited() {
 		return float64(p.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, nil
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	kib, err := readVmHWM(p.cmd.Process.Pid)
 	if err != nil {
-		return 0, fmt.Errorf("read status of %s: %w", p.name, err)
+		return 0, fmt.Errorf("peak RSS of %s: %w", p.name, err)
+	}
+	return float64(kib) / 1024, nil
+}
+
+// readVmHWM reads the VmHWM of pid, in KiB, from /proc/pid/status.
+func readVmHWM(pid int) (uint64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			kib, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parse VmHWM of %s: %w", p.name, err)
+				return 0, fmt.Errorf("parse VmHWM: %w", err)
 			}
-			return kib / 1024, nil
+			return kib, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM for %s", p.name)
+	return 0, errors.New("no VmHWM")
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }

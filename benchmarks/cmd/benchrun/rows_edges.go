@@ -4,7 +4,6 @@ package main
 // them) and issue 14 (OTLP/HTTP beside http-rings).
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -313,19 +312,8 @@ func watchPeak(p *proc) func() float64 {
 
 // vmHWM is the VmHWM of pid in KiB, 0 when it cannot be read.
 func vmHWM(pid int) uint64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kib, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kib
-		}
-	}
-	return 0
+	kib, _ := readVmHWM(pid)
+	return kib
 }
 
 // startStdin is start with stdin read from r.
