@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -592,12 +591,12 @@ func sameState(x, y []stateEntry) bool {
 	if len(x) != len(y) {
 		return false
 	}
-	byID := make(map[string]stateEntry, len(y))
+	byID := make(map[[2]uint64]stateEntry, len(y))
 	for _, e := range y {
-		byID[strconv.FormatUint(e.Dev, 10)+":"+strconv.FormatUint(e.Ino, 10)] = e
+		byID[[2]uint64{e.Dev, e.Ino}] = e
 	}
 	for _, e := range x {
-		if o, ok := byID[strconv.FormatUint(e.Dev, 10)+":"+strconv.FormatUint(e.Ino, 10)]; !ok || o.Offset != e.Offset || o.Path != e.Path {
+		if o, ok := byID[[2]uint64{e.Dev, e.Ino}]; !ok || o.Offset != e.Offset || o.Path != e.Path {
 			return false
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -48,6 +49,11 @@ func start(logDir, name string, env []string, path string, args ...string) (*pro
 
 // startIn is start with a working directory ("" for the current one).
 func startIn(dir, logDir, name string, env []string, path string, args ...string) (*proc, error) {
+	return startProc(dir, nil, logDir, name, env, path, args...)
+}
+
+// startProc is startIn with stdin read from stdin (nil for none).
+func startProc(dir string, stdin io.Reader, logDir, name string, env []string, path string, args ...string) (*proc, error) {
 	logSeq++
 	f, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%03d-%s.log", logSeq, name)))
 	if err != nil {
@@ -56,7 +62,7 @@ func startIn(dir, logDir, name string, env []string, path string, args ...string
 	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -141,22 +147,31 @@ func (p *proc) peakRSS() (float64, error) {
 	if p.exited() {
 		return float64(p.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, nil
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	kib, err := readVmHWM(p.cmd.Process.Pid)
 	if err != nil {
-		return 0, fmt.Errorf("read status of %s: %w", p.name, err)
+		return 0, fmt.Errorf("peak RSS of %s: %w", p.name, err)
+	}
+	return float64(kib) / 1024, nil
+}
+
+// readVmHWM reads the VmHWM of pid, in KiB, from /proc/pid/status.
+func readVmHWM(pid int) (uint64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			kib, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parse VmHWM of %s: %w", p.name, err)
+				return 0, fmt.Errorf("parse VmHWM: %w", err)
 			}
-			return kib / 1024, nil
+			return kib, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM for %s", p.name)
+	return 0, errors.New("no VmHWM")
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }

@@ -4,18 +4,15 @@ package main
 // them) and issue 14 (OTLP/HTTP beside http-rings).
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/sluice-logs/sluice/benchmarks/internal/load"
@@ -315,40 +312,11 @@ func watchPeak(p *proc) func() float64 {
 
 // vmHWM is the VmHWM of pid in KiB, 0 when it cannot be read.
 func vmHWM(pid int) uint64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kib, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kib
-		}
-	}
-	return 0
+	kib, _ := readVmHWM(pid)
+	return kib
 }
 
 // startStdin is start with stdin read from r.
 func startStdin(logDir, name string, env []string, r *bytes.Reader, path string, args ...string) (*proc, error) {
-	logSeq++
-	f, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%03d-%s.log", logSeq, name)))
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = r, f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, out: f, log: f.Name(), done: make(chan struct{})}
-	go func() { // owned by p: stop waits for it
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
+	return startProc("", r, logDir, name, env, path, args...)
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -119,82 +117,12 @@ func splitRFC5424(m []byte) (fields, error) {
 // 200 with a partial success, stop the run. Result.Bytes counts protobuf
 // bytes.
 func SendOTLP(ctx context.Context, p *Pool, o HTTPOptions, n int64) (Result, error) {
-	if o.Batch < 1 {
-		o.Batch = 500
-	}
-	if o.Clients < 1 {
-		o.Clients = 4
-	}
-	type body struct {
-		data  []byte
-		count int
-	}
-	var bodies []body
-	for i := 0; i+o.Batch <= p.Len(); i += o.Batch {
-		b, err := OTLPRequest(p, i, o.Batch)
-		if err != nil {
-			return Result{}, err
-		}
-		bodies = append(bodies, body{b, o.Batch})
-	}
-	if len(bodies) == 0 {
-		return Result{}, fmt.Errorf("pool of %d messages is smaller than one batch of %d", p.Len(), o.Batch)
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients, DisableCompression: true}}
-	defer client.CloseIdleConnections()
-	var (
-		next  atomic.Int64
-		res   Result
-		wg    sync.WaitGroup
-		errMu sync.Mutex
-		first error
-	)
-	batches := (n + int64(o.Batch) - 1) / int64(o.Batch)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	start := time.Now()
-	for range o.Clients {
-		wg.Go(func() {
-			for {
-				k := next.Add(1) - 1
-				if k >= batches {
-					return
-				}
-				b := bodies[k%int64(len(bodies))]
-				if rem := n - k*int64(o.Batch); rem < int64(b.count) {
-					d, err := OTLPRequest(p, 0, int(rem))
-					if err != nil {
-						errMu.Lock()
-						first = err
-						errMu.Unlock()
-						cancel()
-						return
-					}
-					b = body{d, int(rem)}
-				}
-				retries, err := postOTLP(ctx, client, o, b.data)
-				atomic.AddInt64(&res.Retries, retries)
-				if err != nil {
-					errMu.Lock()
-					if first == nil {
-						first = err
-					}
-					errMu.Unlock()
-					cancel()
-					return
-				}
-				atomic.AddInt64(&res.Sent, int64(b.count))
-				atomic.AddInt64(&res.Bytes, int64(len(b.data)))
-			}
-		})
-	}
-	wg.Wait()
-	res.Finish(start)
-	return res, first
+	build := func(from, count int) ([]byte, error) { return OTLPRequest(p, from, count) }
+	return sendBatches(ctx, p, o, n, build, postOTLP)
 }
 
 // postOTLP sends one request, retrying on 429 and 503.
-func postOTLP(ctx context.Context, c *http.Client, o HTTPOptions, data []byte) (retries int64, err error) {
+func postOTLP(ctx context.Context, c *http.Client, o HTTPOptions, data []byte, _ int) (retries int64, err error) {
 	backoff := 5 * time.Millisecond
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(data))

@@ -154,6 +154,23 @@ type HTTPOptions struct {
 // one second) and counted in Result.Retries; other non-2xx answers stop the
 // run.
 func SendHTTP(ctx context.Context, p *Pool, o HTTPOptions, n int64) (Result, error) {
+	frames := func(from, count int) ([]byte, error) {
+		var b []byte
+		for j := from; j < from+count; j++ {
+			b = AppendFrame(b, Octet, p.Message(j))
+		}
+		return b, nil
+	}
+	return sendBatches(ctx, p, o, n, frames, post)
+}
+
+// sendBatches posts n messages of p in bodies of o.Batch messages built by
+// build(from, count) from o.Clients clients, each body sent by send; the
+// first error stops the run. It is the loop of SendHTTP and SendOTLP.
+func sendBatches(ctx context.Context, p *Pool, o HTTPOptions, n int64,
+	build func(from, count int) ([]byte, error),
+	send func(ctx context.Context, c *http.Client, o HTTPOptions, data []byte, count int) (int64, error),
+) (Result, error) {
 	if o.Batch < 1 {
 		o.Batch = 500
 	}
@@ -168,9 +185,9 @@ func SendHTTP(ctx context.Context, p *Pool, o HTTPOptions, n int64) (Result, err
 	}
 	var bodies []body
 	for i := 0; i+o.Batch <= p.Len(); i += o.Batch {
-		var b []byte
-		for j := i; j < i+o.Batch; j++ {
-			b = AppendFrame(b, Octet, p.Message(j))
+		b, err := build(i, o.Batch)
+		if err != nil {
+			return Result{}, err
 		}
 		bodies = append(bodies, body{b, o.Batch})
 	}
@@ -190,6 +207,13 @@ func SendHTTP(ctx context.Context, p *Pool, o HTTPOptions, n int64) (Result, err
 		errMu sync.Mutex
 		first error
 	)
+	fail := func(err error) {
+		errMu.Lock()
+		if first == nil {
+			first = err
+		}
+		errMu.Unlock()
+	}
 	batches := (n + int64(o.Batch) - 1) / int64(o.Batch)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -203,20 +227,18 @@ func SendHTTP(ctx context.Context, p *Pool, o HTTPOptions, n int64) (Result, err
 				}
 				b := bodies[k%int64(len(bodies))]
 				if rem := n - k*int64(o.Batch); rem < int64(b.count) {
-					var d []byte
-					for j := range int(rem) {
-						d = AppendFrame(d, Octet, p.Message(j))
+					d, err := build(0, int(rem))
+					if err != nil {
+						fail(err)
+						cancel()
+						return
 					}
 					b = body{d, int(rem)}
 				}
-				retries, err := post(ctx, client, o, b.data, b.count)
+				retries, err := send(ctx, client, o, b.data, b.count)
 				atomic.AddInt64(&res.Retries, retries)
 				if err != nil {
-					errMu.Lock()
-					if first == nil {
-						first = err
-					}
-					errMu.Unlock()
+					fail(err)
 					cancel()
 					return
 				}
