@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/codec/octet"
+	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/drains"
 )
 
@@ -149,9 +150,9 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 			}
 			c.Token = v
 		case "insecure":
-			b, err := strconv.ParseBool(v)
+			b, err := config.ParseBool(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("insecure=%q: want 1 or 0", v))
+				errs = append(errs, fmt.Errorf("insecure=%q: %w", v, err))
 			}
 			c.Insecure = b
 		case "max_datagram":
