@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -122,11 +123,7 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 	}
 	c.Addr = net.JoinHostPort(u.Hostname(), u.Port())
 	for name, vs := range rest {
-		known := false
-		for _, n := range paramNames {
-			known = known || n == name
-		}
-		if !known {
+		if !slices.Contains(paramNames, name) {
 			errs = append(errs, fmt.Errorf("unknown parameter %q", name))
 			continue
 		}
