@@ -20,28 +20,19 @@ type batch struct {
 // buffer at that position is a spare left by an earlier batch, if any.
 func (b *batch) slot() int {
 	i := len(b.msgs)
-	if i < cap(b.msgs) {
-		b.msgs = b.msgs[:i+1]
-	} else {
-		b.msgs = append(b.msgs, sluice.Message{})
-	}
-	if i < cap(b.bufs) {
-		b.bufs = b.bufs[:i+1]
-	} else {
-		b.bufs = append(b.bufs, nil)
-	}
-	if i < cap(b.enq) {
-		b.enq = b.enq[:i+1]
-	} else {
-		b.enq = append(b.enq, 0)
-	}
-	if i < cap(b.seq) {
-		b.seq = b.seq[:i+1]
-	} else {
-		b.seq = append(b.seq, 0)
-	}
+	b.msgs, b.bufs, b.enq, b.seq = extend(b.msgs), extend(b.bufs), extend(b.enq), extend(b.seq)
 	b.seq[i] = 0
 	return i
+}
+
+// extend lengthens s by one, keeping what the spare capacity holds at the
+// new position (a buffer of an earlier batch) or appending a zero value.
+func extend[T any](s []T) []T {
+	if len(s) < cap(s) {
+		return s[:len(s)+1]
+	}
+	var zero T
+	return append(s, zero)
 }
 
 func (b *batch) reset() {

@@ -236,15 +236,11 @@ func OptionDocs() []OptionDoc {
 		{"apps", "all", "apps=a,b: the apps whose messages the drain takes"},
 		{"policy", d.Policy.String(), "drop (oldest first, counted, L10 line) or block (push back on ingest) when the queue is full"},
 		{"queue", strconv.Itoa(d.Queue), "messages the drain's queue holds"},
-		{"queue_bytes", FormatSize(d.QueueBytes), "bytes the drain's queue holds"},
+		{"queue_bytes", config.FormatSize(d.QueueBytes), "bytes the drain's queue holds"},
 		{"batch", strconv.Itoa(d.Batch), "messages per delivery (a kind may default higher: kafka)"},
-		{"batch_bytes", FormatSize(d.BatchBytes), "bytes per delivery"},
+		{"batch_bytes", config.FormatSize(d.BatchBytes), "bytes per delivery"},
 		{"flush", d.Flush.String(), "age at which a partial batch is sent"},
 		{"timeout", d.Timeout.String(), "one delivery attempt"},
 		{PublicPathParam, "0", "1: print the URL's path and parameters in logs, errors and /drains (user info and credential-like parameters never print)"},
 	}
 }
-
-// FormatSize writes n in the largest binary unit that divides it (16MiB,
-// 64KiB, 100B), the form config.ParseSize reads. See config.FormatSize.
-func FormatSize(n int64) string { return config.FormatSize(n) }

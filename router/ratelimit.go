@@ -65,10 +65,9 @@ type run struct {
 
 // plan is what the limiter decided for one batch; pooled.
 type plan struct {
-	filtered bool             // some were dropped: buf holds the allowed ones
-	buf      []sluice.Message // reused across plans
-	runs     []run
-	dropped  int64
+	buf     []sluice.Message // the allowed ones, once some were dropped; reused across plans
+	runs    []run
+	dropped int64
 }
 
 func newLimiter(c RateLimit) *limiter {
@@ -132,14 +131,13 @@ func (l *limiter) decide(batch []sluice.Message) *plan {
 		n := int64(j - i)
 		k := l.take(b, n, now)
 		p.runs = append(p.runs, run{b: b, taken: k, dropped: n - k})
-		if k < n && !p.filtered {
-			p.filtered = true
+		if k < n && p.dropped == 0 { // the first drop: copy what was allowed so far
 			p.buf = append(p.buf[:0], batch[:i]...)
 		}
-		if p.filtered {
+		p.dropped += n - k
+		if p.dropped > 0 {
 			p.buf = append(p.buf, batch[i:i+int(k)]...)
 		}
-		p.dropped += n - k
 		i = j
 	}
 	return p
@@ -147,7 +145,7 @@ func (l *limiter) decide(batch []sluice.Message) *plan {
 
 // messages returns what the plan lets through of batch.
 func (p *plan) messages(batch []sluice.Message) []sluice.Message {
-	if p.filtered {
+	if p.dropped > 0 {
 		return p.buf
 	}
 	return batch
@@ -194,7 +192,7 @@ func (l *limiter) release(p *plan) {
 	if cap(p.buf) > 4096 {
 		p.buf = nil // one huge batch does not pin its copy
 	}
-	p.filtered, p.dropped = false, 0
+	p.dropped = 0
 	l.plans.Put(p)
 }
 

@@ -280,7 +280,7 @@ func New(cfg Config, opts drains.Options, logger *slog.Logger) (*Drain, error) {
 	}
 	if cfg.Format == FormatLogplex && len(opts.Apps) != 1 {
 		logger.Warn("format=logplex frames do not name the app (Heroku's layout); receivers know it only from Logplex-Drain-Token: give the drain one app (apps=NAME)",
-			"url", cfg.Redacted, "drain_token", cfg.Token)
+			"url", cfg.Redacted) // not drain_token: a secret (see ParseURL, drains.Redact)
 	}
 	if cfg.Gzip {
 		gz, err := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sluice-logs/sluice"
 	"github.com/sluice-logs/sluice/codec/octet"
+	"github.com/sluice-logs/sluice/config"
 	"github.com/sluice-logs/sluice/drains"
 )
 
@@ -121,11 +123,7 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 	}
 	c.Addr = net.JoinHostPort(u.Hostname(), u.Port())
 	for name, vs := range rest {
-		known := false
-		for _, n := range paramNames {
-			known = known || n == name
-		}
-		if !known {
+		if !slices.Contains(paramNames, name) {
 			errs = append(errs, fmt.Errorf("unknown parameter %q", name))
 			continue
 		}
@@ -149,9 +147,9 @@ func ParseURL(u *url.URL, rest url.Values) (Config, error) {
 			}
 			c.Token = v
 		case "insecure":
-			b, err := strconv.ParseBool(v)
+			b, err := config.ParseBool(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("insecure=%q: want 1 or 0", v))
+				errs = append(errs, fmt.Errorf("insecure=%q: %w", v, err))
 			}
 			c.Insecure = b
 		case "max_datagram":

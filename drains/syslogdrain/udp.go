@@ -2,6 +2,7 @@ package syslogdrain
 
 import (
 	"context"
+	"math/bits"
 	"net"
 
 	"github.com/sluice-logs/sluice"
@@ -19,6 +20,7 @@ func (d *Drain) dialUDP(ctx context.Context) (net.Conn, error) {
 func (d *Drain) sendUDP(ctx context.Context, batch []sluice.Message) error {
 	stop := d.deadlines(ctx)
 	defer stop()
+	before := d.truncated.Load() // only this goroutine adds to it
 	for i := range batch {
 		d.frame = d.encode(d.frame[:0], &batch[i])
 		b := d.frame
@@ -33,7 +35,7 @@ func (d *Drain) sendUDP(ctx context.Context, batch []sluice.Message) error {
 			return err
 		}
 	}
-	if n := d.truncated.Load(); n > 0 && n&(n-1) == 0 { // log at 1, 2, 4, 8, … truncations
+	if n := d.truncated.Load(); bits.Len64(n) > bits.Len64(before) { // log at the 1st, 2nd, 4th, 8th, … truncation
 		d.log.Warn("udpsyslog drain truncated messages longer than max_datagram", "url", d.cfg.Redacted,
 			"max_datagram", d.cfg.MaxDatagram, "truncated_total", n)
 	}
