@@ -64,8 +64,3 @@ func (p *Producer) Client() *kgo.Client { return p.cl }
 
 // Client is the consumer's Kafka client, for Members.
 func (c *Consumer) Client() *kgo.Client { return c.cl }
-
-// Partitions reads the topic's partition count from the brokers.
-func Partitions(ctx context.Context, cl *kgo.Client, topic string) (int, error) {
-	return partitions(ctx, cl, topic)
-}
