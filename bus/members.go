@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,15 +48,7 @@ func Members(ctx context.Context, cl *kgo.Client, group, topic string) ([]Member
 			out = append(out, mem)
 		}
 	}
-	slices.SortFunc(out, func(a, b Member) int {
-		if a.URL < b.URL {
-			return -1
-		}
-		if a.URL > b.URL {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.URL, b.URL) })
 	return out, nil
 }
 
