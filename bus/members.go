@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,15 +48,7 @@ func Members(ctx context.Context, cl *kgo.Client, group, topic string) ([]Member
 			out = append(out, mem)
 		}
 	}
-	slices.SortFunc(out, func(a, b Member) int {
-		if a.URL < b.URL {
-			return -1
-		}
-		if a.URL > b.URL {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.URL, b.URL) })
 	return out, nil
 }
 
@@ -64,8 +57,3 @@ func (p *Producer) Client() *kgo.Client { return p.cl }
 
 // Client is the consumer's Kafka client, for Members.
 func (c *Consumer) Client() *kgo.Client { return c.cl }
-
-// Partitions reads the topic's partition count from the brokers.
-func Partitions(ctx context.Context, cl *kgo.Client, topic string) (int, error) {
-	return partitions(ctx, cl, topic)
-}

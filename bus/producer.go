@@ -124,7 +124,7 @@ func (p *Producer) produce(ctx context.Context, batch []sluice.Message, try bool
 	// keeps the records until they are acknowledged.
 	size := 0
 	for i := range batch {
-		size += EncodedSize(&batch[i])
+		size += EncodedSize(&batch[i]) + len(batch[i].App) // value and key
 	}
 	buf := make([]byte, 0, size)
 	recs := make([]kgo.Record, len(batch))

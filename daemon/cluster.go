@@ -125,7 +125,7 @@ func (d *Daemon) startBus(bound net.Addr) error {
 	}
 	c, err := bus.NewConsumer(d.bus.cfg, bus.ConsumerOptions{
 		Group:     d.cfg.Cluster.Group,
-		Advertise: d.advertise(bound),
+		Advertise: d.bus.self,
 		Publisher: d.router,
 		// Offsets are committed only up to what every drain delivered
 		// or dropped and counted.
@@ -144,8 +144,10 @@ func (d *Daemon) startBus(bound net.Addr) error {
 		return err
 	}
 	d.bus.consumer = c
+	n := 0
 	if d.bus.producer != nil {
-		d.bus.partitions.Store(int64(d.bus.producer.Partitions()))
+		n = d.bus.producer.Partitions()
+		d.bus.partitions.Store(int64(n))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.bus.cancel = cancel
@@ -158,11 +160,8 @@ func (d *Daemon) startBus(bound net.Addr) error {
 		}
 		d.bus.done <- err
 	}()
-	d.log.Info("bus consumer started", "group", d.cfg.Cluster.Group, "advertise", d.advertise(bound))
-	n := 0
-	if d.bus.producer != nil {
-		n = d.bus.producer.Partitions()
-	} else {
+	d.log.Info("bus consumer started", "group", d.cfg.Cluster.Group, "advertise", d.bus.self)
+	if d.bus.producer == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), busConnectTimeout)
 		defer cancel()
 		if n, err = bus.EnsureTopic(ctx, c.Client(), d.bus.cfg); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,15 +99,7 @@ func sumDrains(ms []memberDrains) []drains.Status {
 			}
 		}
 	}
-	slices.SortFunc(sum, func(a, b drains.Status) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(sum, func(a, b drains.Status) int { return strings.Compare(a.Name, b.Name) })
 	return sum
 }
 
