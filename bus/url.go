@@ -144,7 +144,7 @@ func ParseURL(raw string) (Config, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		bad("unknown parameters %s (the bus takes compression, acks, partitions, replication, tls)", strings.Join(unknown, ", "))
+		bad("unknown parameters %s (the bus takes compression, acks, partitions, replication, timeout, tls)", strings.Join(unknown, ", "))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("BUS_URL: %w", err)
