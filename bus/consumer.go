@@ -142,6 +142,14 @@ func (c *Consumer) Generation() int32 {
 	return gen
 }
 
+// Owns reports whether this process owns partition p now.
+func (c *Consumer) Owns(p int32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.parts[p]
+	return ok
+}
+
 // Owned returns the partitions this process owns, sorted.
 func (c *Consumer) Owned() []int32 {
 	c.mu.Lock()

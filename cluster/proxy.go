@@ -68,6 +68,9 @@ func (p *Proxy) Members(ctx context.Context) ([]bus.Member, error) {
 	return ms, nil
 }
 
+// Partition is the partition of app's messages.
+func (p *Proxy) Partition(app string) int32 { return bus.PartitionOf(app, p.cfg.Partitions) }
+
 // Owner returns the ADVERTISE_URL of the member owning app's partition;
 // "" when that is this process or no member owns it now.
 //

@@ -241,6 +241,9 @@ func (d *Daemon) proxyRead(ctx *fasthttp.RequestCtx, app string) bool {
 			return false // the tail handler answers 401 or 403
 		}
 	}
+	if c := d.bus.consumer; c != nil && c.Owns(d.bus.proxy.Partition(app)) {
+		return false // this process owns the app: no need to ask Kafka
+	}
 	owner, err := d.bus.proxy.Owner(context.Background(), app)
 	if err != nil {
 		d.log.Warn("cannot find the owner of an app; answering locally", "app", app, "err", err)
