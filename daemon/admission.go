@@ -90,7 +90,7 @@ func (a *admission) releaseLocked(h *fasthttp.RequestHeader) {
 // overBudget answers an ingest request refused at admission: 503 with
 // Retry-After, counted memory_budget under the source's transport.
 func (d *Daemon) overBudget(ctx *fasthttp.RequestCtx, transport string) {
-	d.ingest.RejectedCounters(transport, metrics.ReasonMemoryBudget)[metrics.ReasonMemoryBudget].Inc()
+	d.ingest.Rejected.WithLabelValues(transport, metrics.ReasonMemoryBudget.String()).Inc()
 	ctx.Error("request bodies in flight are at MAX_INFLIGHT_BODY_BYTES, retry later\n", fasthttp.StatusServiceUnavailable)
 	ctx.Response.Header.Set("Retry-After", "1")
 	ctx.SetConnectionClose()

@@ -82,7 +82,8 @@ func (d *Daemon) listenHTTP() (net.Listener, error) {
 // source answers it as always (401 or 403, counted), and the unread body
 // goes with the connection. A wrong token costs no body read.
 func (d *Daemon) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	if d.refusedBeforeBody(h) {
+	ingest := h.IsPost() && d.mounted[string(requestPath(h))] != nil
+	if ingest && d.refusedBeforeBody(h) {
 		h.SetContentLength(0)
 		h.Del(fasthttp.HeaderExpect)
 		h.SetConnectionClose()
@@ -101,7 +102,7 @@ func (d *Daemon) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	}
 	// The memory budget: reserve the body before it is read, or read none
 	// of it and answer 503 (admission.go).
-	if n > 0 && h.IsPost() && d.mounted[string(requestPath(h))] != nil && !d.admission.admit(h, n, rc.ReadTimeout) {
+	if n > 0 && ingest && !d.admission.admit(h, n, rc.ReadTimeout) {
 		h.SetContentLength(0)
 		h.Del(fasthttp.HeaderExpect)
 		h.SetConnectionClose()
@@ -110,13 +111,13 @@ func (d *Daemon) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	return rc
 }
 
-// refusedBeforeBody reports whether h is a POST to an ingest route whose
+// refusedBeforeBody reports whether h, a POST to an ingest route, has an
 // Authorization the source will refuse (no known token, or the admin
 // token, which cannot write) while tokens are enabled. Sources
 // authenticate before they look at the body, so answering such a request
 // without its body answers it as the source would.
 func (d *Daemon) refusedBeforeBody(h *fasthttp.RequestHeader) bool {
-	if !d.cfg.Tokens.Enabled() || !h.IsPost() || d.mounted[string(requestPath(h))] == nil {
+	if !d.cfg.Tokens.Enabled() {
 		return false
 	}
 	_, g, ok := d.cfg.Tokens.Authorize(string(h.Peek("Authorization")))

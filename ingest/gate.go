@@ -1,6 +1,9 @@
 package ingest
 
-import "sync"
+import (
+	"bytes"
+	"sync"
+)
 
 // DefaultMaxBodyBytes is the largest HTTP ingest body (after gzip
 // decompression) of every Mounted source unless MAX_BODY_BYTES says
@@ -55,4 +58,17 @@ func (g *Gate) Close() <-chan struct{} {
 		}
 	}
 	return g.idle
+}
+
+// Gzipped reads an HTTP source's Content-Encoding value: gzip (or x-gzip)
+// is gzipped, none or identity is not, and anything else is not supported
+// (ok false; the source answers 415).
+func Gzipped(contentEncoding []byte) (gzipped, ok bool) {
+	switch ce := bytes.TrimSpace(contentEncoding); {
+	case len(ce) == 0 || bytes.EqualFold(ce, []byte("identity")):
+		return false, true
+	case bytes.EqualFold(ce, []byte("gzip")) || bytes.EqualFold(ce, []byte("x-gzip")):
+		return true, true
+	}
+	return false, false
 }

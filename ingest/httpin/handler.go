@@ -339,12 +339,8 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 			"unsupported Content-Type: want application/logplex-1, application/x-ndjson or text/plain")
 		return
 	}
-	gzipped := false
-	switch enc := bytes.TrimSpace(ctx.Request.Header.ContentEncoding()); {
-	case len(enc) == 0 || bytes.EqualFold(enc, []byte("identity")):
-	case bytes.EqualFold(enc, []byte("gzip")) || bytes.EqualFold(enc, []byte("x-gzip")):
-		gzipped = true
-	default:
+	gzipped, ok := ingest.Gzipped(ctx.Request.Header.ContentEncoding())
+	if !ok {
 		h.respond(ctx, fasthttp.StatusUnsupportedMediaType, metrics.ReasonUnsupportedMediaType,
 			"unsupported Content-Encoding: want gzip or none")
 		return

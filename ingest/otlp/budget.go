@@ -2,9 +2,8 @@ package otlp
 
 import (
 	"bytes"
+	"math"
 	"unsafe"
-
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sluice-logs/sluice"
 )
@@ -29,40 +28,12 @@ const (
 )
 
 // decodeCost estimates what decoding body will allocate, before it is
-// decoded: for protobuf it counts the log records by walking the wire
-// format (ExportLogsServiceRequest.resource_logs = 1 → ResourceLogs.
-// scope_logs = 2 → ScopeLogs.log_records = 2) without allocating.
+// decoded: for protobuf it counts the log records with countRecords
+// (walking the wire format without allocating).
 func decodeCost(body []byte, isJSON bool) (cost int64, records int) {
 	if isJSON {
 		return decodeFactor*int64(len(body)) + int64(bytes.Count(body, []byte{'{'}))*objectCost, 0
 	}
-	records = countNested(body, []protowire.Number{1, 2, 2})
+	records = countRecords(body, math.MaxInt)
 	return decodeFactor*int64(len(body)) + int64(records)*(recordCost+msgSize), records
-}
-
-// countNested counts the length-delimited fields reached by following path
-// (a field number per level) from b. Malformed input stops the count where
-// it breaks; Unmarshal reports it.
-func countNested(b []byte, path []protowire.Number) int {
-	n := 0
-	for len(b) > 0 {
-		num, typ, tagLen := protowire.ConsumeTag(b)
-		if tagLen < 0 {
-			return n
-		}
-		fieldLen := protowire.ConsumeFieldValue(num, typ, b[tagLen:])
-		if fieldLen < 0 {
-			return n
-		}
-		if num == path[0] && typ == protowire.BytesType {
-			if len(path) == 1 {
-				n++
-			} else {
-				v, _ := protowire.ConsumeBytes(b[tagLen:])
-				n += countNested(v, path[1:])
-			}
-		}
-		b = b[tagLen+fieldLen:]
-	}
-	return n
 }

@@ -218,12 +218,8 @@ func (h *Handler) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	gzipped := false
-	switch ce := bytes.TrimSpace(ctx.Request.Header.ContentEncoding()); {
-	case len(ce) == 0 || bytes.EqualFold(ce, []byte("identity")):
-	case bytes.EqualFold(ce, []byte("gzip")) || bytes.EqualFold(ce, []byte("x-gzip")):
-		gzipped = true
-	default:
+	gzipped, ok := ingest.Gzipped(ctx.Request.Header.ContentEncoding())
+	if !ok {
 		h.fail(ctx, enc, fasthttp.StatusUnsupportedMediaType, metrics.ReasonUnsupportedMediaType,
 			"unsupported Content-Encoding: want gzip or none")
 		return
