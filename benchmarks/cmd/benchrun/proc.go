@@ -147,15 +147,15 @@ func (p *proc) peakRSS() (float64, error) {
 	if p.exited() {
 		return float64(p.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, nil
 	}
-	kib, err := readVmHWM(p.cmd.Process.Pid)
+	kib, err := readVMHWM(p.cmd.Process.Pid)
 	if err != nil {
 		return 0, fmt.Errorf("peak RSS of %s: %w", p.name, err)
 	}
 	return float64(kib) / 1024, nil
 }
 
-// readVmHWM reads the VmHWM of pid, in KiB, from /proc/pid/status.
-func readVmHWM(pid int) (uint64, error) {
+// readVMHWM reads the VmHWM of pid, in KiB, from /proc/pid/status.
+func readVMHWM(pid int) (uint64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err

@@ -312,7 +312,7 @@ func watchPeak(p *proc) func() float64 {
 
 // vmHWM is the VmHWM of pid in KiB, 0 when it cannot be read.
 func vmHWM(pid int) uint64 {
-	kib, _ := readVmHWM(pid)
+	kib, _ := readVMHWM(pid)
 	return kib
 }
 
